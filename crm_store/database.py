@@ -1,0 +1,103 @@
+"""The engine, one transaction per unit of work, and the translation of driver errors."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from sqlalchemy import event, text
+from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, OperationalError
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
+
+from crm_store.errors import CrmError, StoreUnavailable
+
+log = logging.getLogger(__name__)
+
+SUPPORTED_SCHEMES = ("sqlite+aiosqlite", "postgresql+asyncpg")
+
+
+def _tune_sqlite(engine: AsyncEngine) -> None:
+    """WAL, foreign keys, a busy timeout, and BEGIN IMMEDIATE so writers queue instead of failing.
+
+    SQLite has one writer at a time; taking the write lock when the transaction starts (rather
+    than on its first write) makes check-then-insert sequences race-free and avoids the
+    'database is locked' upgrade failures of deferred transactions.
+    """
+
+    @event.listens_for(engine.sync_engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.close()
+
+    @event.listens_for(engine.sync_engine, "begin")
+    def _on_begin(conn: Any) -> None:
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def create_engine(url: str, *, echo: bool = False) -> AsyncEngine:
+    scheme = url.split("://", 1)[0]
+    if scheme not in SUPPORTED_SCHEMES:
+        raise StoreUnavailable(
+            f"unsupported database URL scheme {scheme!r}; use one of {', '.join(SUPPORTED_SCHEMES)}"
+        )
+    kwargs: dict[str, Any] = {"echo": echo}
+    if scheme.startswith("postgresql"):
+        kwargs.update(pool_size=10, max_overflow=20, pool_pre_ping=True)
+    engine = create_async_engine(url, **kwargs)
+    if scheme.startswith("sqlite"):
+        _tune_sqlite(engine)
+    return engine
+
+
+def is_unavailable(exc: DBAPIError) -> bool:
+    """True when a driver error means 'cannot talk to the database' rather than 'bad data'."""
+    if isinstance(exc, InterfaceError) or exc.connection_invalidated:
+        return True
+    return isinstance(exc, OperationalError) and not isinstance(exc, IntegrityError)
+
+
+class Database:
+    """Owns the engine; hands out sessions that are one transaction each."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.engine = engine
+        self._sessions = async_sessionmaker(engine, expire_on_commit=False)
+
+    @property
+    def dialect(self) -> str:
+        return self.engine.dialect.name
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[AsyncSession]:
+        """One unit of work: commits when the block ends, rolls back everything on any error."""
+        try:
+            async with self._sessions() as session, session.begin():
+                yield session
+        except CrmError:
+            raise
+        except (OSError, ConnectionError) as exc:
+            raise StoreUnavailable(f"database unreachable: {exc}") from exc
+        except DBAPIError as exc:
+            if is_unavailable(exc):
+                raise StoreUnavailable(f"database unavailable: {exc.orig}") from exc
+            raise
+
+    async def ping(self) -> None:
+        """Raise StoreUnavailable unless a trivial query succeeds."""
+        async with self.transaction() as session:
+            await session.execute(text("SELECT 1"))
+
+    async def close(self) -> None:
+        await self.engine.dispose()

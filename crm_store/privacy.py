@@ -1,0 +1,111 @@
+"""A data subject's rights: export everything we hold about them, or erase it.
+
+Erasure removes personal data and keeps anonymous aggregates: the customer row stays (with its
+tier and lifetime value) so that revenue, volumes and appointment counts still add up, but the
+name, birth date, notes, "how did you hear about us", every identity, and the text and
+conversation ids of every interaction are gone.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from datetime import date, datetime
+from decimal import Decimal
+from enum import Enum
+from typing import Any
+
+from sqlalchemy import select, update
+
+from crm_store import mapping
+from crm_store import models as m
+from crm_store.clock import Clock
+from crm_store.database import Database
+from crm_store.errors import NotFound
+
+ERASED_NAME = "[erased]"
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, Enum):
+        return value.value
+    return value
+
+
+class PrivacyOffice:
+    def __init__(self, database: Database, clock: Clock) -> None:
+        self._db = database
+        self._clock = clock
+
+    async def export(self, customer_id: int) -> dict[str, Any]:
+        """Everything stored about one customer, as JSON-ready data."""
+        async with self._db.transaction() as session:
+            customer = await session.get(m.Customer, customer_id)
+            if customer is None:
+                raise NotFound("customer", customer_id)
+
+            async def rows(model: Any, order: Any) -> list[Any]:
+                result = await session.scalars(
+                    select(model).where(model.customer_id == customer_id).order_by(order)
+                )
+                return list(result)
+
+            a = m.Appointment
+            appointments = await session.execute(
+                select(a, m.Service.name, m.Resource.name)
+                .join(m.Service, m.Service.id == a.service_id)
+                .join(m.Resource, m.Resource.id == a.resource_id)
+                .where(a.customer_id == customer_id)
+                .order_by(a.start_at)
+            )
+            data = {
+                "exported_at": self._clock(),
+                "profile": asdict(mapping.customer(customer)),
+                "identities": [
+                    asdict(mapping.identity(r)) for r in await rows(m.Identity, m.Identity.id)
+                ],
+                "interactions": [
+                    asdict(mapping.interaction(r))
+                    for r in await rows(m.Interaction, m.Interaction.occurred_at)
+                ],
+                "transactions": [
+                    asdict(mapping.transaction(r))
+                    for r in await rows(m.Transaction, m.Transaction.occurred_at)
+                ],
+                "appointments": [
+                    asdict(mapping.appointment(row, sname, rname)) for row, sname, rname in appointments
+                ],
+            }
+        return dict(_jsonable(data))
+
+    async def erase(self, customer_id: int) -> None:
+        """Remove the customer's personal data in one transaction; aggregates stay."""
+        now = self._clock()
+        async with self._db.transaction() as session:
+            customer = await session.get(m.Customer, customer_id)
+            if customer is None:
+                raise NotFound("customer", customer_id)
+            customer.full_name = ERASED_NAME
+            customer.birth_date = None
+            customer.heard_about_us = None
+            customer.notes = None
+            customer.consent_marketing = False
+            customer.consent_data_processing = False
+            customer.erased_at = now
+            customer.updated_at = now
+            for identity in await session.scalars(
+                select(m.Identity).where(m.Identity.customer_id == customer_id)
+            ):
+                await session.delete(identity)
+            await session.execute(
+                update(m.Interaction)
+                .where(m.Interaction.customer_id == customer_id)
+                .values(text=None, conversation_id=None)
+            )
