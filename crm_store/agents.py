@@ -24,7 +24,9 @@ MIN_PASSWORD = 10
 
 
 class AgentDirectory:
-    def __init__(self, database: Database, clock: Clock, hasher: PasswordHasher | None = None) -> None:
+    def __init__(
+        self, database: Database, clock: Clock, hasher: PasswordHasher | None = None
+    ) -> None:
         self._db = database
         self._clock = clock
         self._hasher = hasher or PasswordHasher()
@@ -76,7 +78,9 @@ class AgentDirectory:
                 select(m.Agent).where(m.Agent.username == username.strip().lower(), m.Agent.active)
             )
         if row is None and self._dummy_hash is None:
-            self._dummy_hash = await asyncio.to_thread(self._hasher.hash, "an unknown user's attempt")
+            self._dummy_hash = await asyncio.to_thread(
+                self._hasher.hash, "an unknown user's attempt"
+            )
         stored = row.password_hash if row is not None else self._dummy_hash
         assert stored is not None
         try:
@@ -87,4 +91,7 @@ class AgentDirectory:
 
     async def all(self) -> list[AgentRecord]:
         async with self._db.transaction() as session:
-            return [mapping.agent(r) for r in await session.scalars(select(m.Agent).order_by(m.Agent.id))]
+            return [
+                mapping.agent(r)
+                for r in await session.scalars(select(m.Agent).order_by(m.Agent.id))
+            ]

@@ -54,7 +54,8 @@ class AppointmentBook:
                 resource = await self._by_key(session, m.Resource, resource_key)
                 if service.skill not in resource.skills:
                     raise InvalidInput(
-                        "resource", f"{resource.name} does not offer {service.name} ({service.skill})"
+                        "resource",
+                        f"{resource.name} does not offer {service.name} ({service.skill})",
                     )
                 if await session.get(m.Customer, customer_id) is None:
                     raise NotFound("customer", customer_id)
@@ -73,13 +74,15 @@ class AppointmentBook:
                 return mapping.appointment(row, service.name, resource.name)
         except IntegrityError as exc:
             if _is_overlap(exc):
-                raise SlotTaken(f"{resource_key} is already booked at {start_at.isoformat()}") from exc
+                raise SlotTaken(
+                    f"{resource_key} is already booked at {start_at.isoformat()}"
+                ) from exc
             raise
 
     async def reschedule(
         self, appointment_id: int, start_at: datetime, resource_key: str | None = None
     ) -> AppointmentRecord:
-        """Move a booked appointment (same service); the old slot is freed in the same transaction."""
+        """Move a booked appointment (same service); the old slot frees in one transaction."""
         check_aware("start_at", start_at)
         try:
             async with self._db.transaction() as session:
@@ -112,7 +115,8 @@ class AppointmentBook:
             row = await self._row(session, appointment_id)
             if status not in TRANSITIONS[row.status]:
                 raise InvalidTransition(
-                    f"appointment {appointment_id} is {row.status.value}; it cannot become {status.value}"
+                    f"appointment {appointment_id} is {row.status.value}; "
+                    f"it cannot become {status.value}"
                 )
             row.status = status
             row.updated_at = self._clock()
@@ -129,7 +133,9 @@ class AppointmentBook:
         async with self._db.transaction() as session:
             return list(await upcoming_appointments(session, customer_id, self._clock(), limit))
 
-    async def busy(self, resource_key: str, start: datetime, end: datetime) -> list[tuple[datetime, datetime]]:
+    async def busy(
+        self, resource_key: str, start: datetime, end: datetime
+    ) -> list[tuple[datetime, datetime]]:
         """Booked intervals of a resource overlapping [start, end), for slot search."""
         async with self._db.transaction() as session:
             resource = await self._by_key(session, m.Resource, resource_key)

@@ -1,11 +1,11 @@
-"""Services and resources (practitioners, rooms): synced from config.yml, read by the booking code."""
+"""Services and resources (practitioners, rooms): synced from config.yml, read when booking."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import time
 from decimal import Decimal
-from typing import Protocol
+from typing import Any, Protocol
 
 from sqlalchemy import select
 
@@ -49,10 +49,10 @@ class ResourceSpec(Protocol):
     @property
     def skills(self) -> Sequence[str]: ...
     @property
-    def schedule(self) -> Mapping[str, Sequence[IntervalSpec]]: ...
+    def schedule(self) -> Mapping[Any, Sequence[IntervalSpec]]: ...
 
 
-def schedule_json(schedule: Mapping[str, Sequence[IntervalSpec]]) -> dict[str, list[list[str]]]:
+def schedule_json(schedule: Mapping[Any, Sequence[IntervalSpec]]) -> dict[str, list[list[str]]]:
     return {
         str(day): [[iv.start.strftime("%H:%M"), iv.end.strftime("%H:%M")] for iv in intervals]
         for day, intervals in schedule.items()
@@ -90,11 +90,17 @@ class Catalog:
 
     async def services(self) -> list[ServiceRecord]:
         async with self._db.transaction() as session:
-            return [mapping.service(r) for r in await session.scalars(select(m.Service).order_by(m.Service.id))]
+            return [
+                mapping.service(r)
+                for r in await session.scalars(select(m.Service).order_by(m.Service.id))
+            ]
 
     async def resources(self) -> list[ResourceRecord]:
         async with self._db.transaction() as session:
-            return [mapping.resource(r) for r in await session.scalars(select(m.Resource).order_by(m.Resource.id))]
+            return [
+                mapping.resource(r)
+                for r in await session.scalars(select(m.Resource).order_by(m.Resource.id))
+            ]
 
     async def service(self, key: str) -> ServiceRecord:
         async with self._db.transaction() as session:

@@ -46,7 +46,9 @@ class CustomerViewer:
             if customer is None:
                 raise NotFound("customer", customer_id)
             identities = await session.scalars(
-                select(m.Identity).where(m.Identity.customer_id == customer_id).order_by(m.Identity.id)
+                select(m.Identity)
+                .where(m.Identity.customer_id == customer_id)
+                .order_by(m.Identity.id)
             )
             history = await session.scalars(
                 select(m.Interaction)

@@ -41,7 +41,15 @@ class NewCustomer:
 
 
 PROFILE_FIELDS = frozenset(
-    {"full_name", "birth_date", "language", "timezone", "heard_about_us", "consent_marketing", "notes"}
+    {
+        "full_name",
+        "birth_date",
+        "language",
+        "timezone",
+        "heard_about_us",
+        "consent_marketing",
+        "notes",
+    }
 )
 
 
@@ -84,7 +92,9 @@ class CustomerDirectory:
             elif key == "heard_about_us":
                 values[key] = clean_text(key, value if isinstance(value, str) else None, m.NAME_MAX)
             elif key == "notes":
-                values[key] = clean_text(key, value if isinstance(value, str) else None, m.NOTES_MAX)
+                values[key] = clean_text(
+                    key, value if isinstance(value, str) else None, m.NOTES_MAX
+                )
             else:
                 values[key] = bool(value)
         return values
@@ -152,7 +162,9 @@ class CustomerDirectory:
             )
             return None if row is None else mapping.customer(row)
 
-    async def resolve(self, channel: Channel, external_id: str, *, name: str = "New contact") -> tuple[CustomerRecord, bool]:
+    async def resolve(
+        self, channel: Channel, external_id: str, *, name: str = "New contact"
+    ) -> tuple[CustomerRecord, bool]:
         """The customer behind an identity, creating a lead that holds it when it is new.
 
         Returns (customer, created). Safe under concurrency: if two first messages race, the
@@ -172,7 +184,9 @@ class CustomerDirectory:
     async def identities(self, customer_id: int) -> list[IdentityRecord]:
         async with self._db.transaction() as session:
             rows = await session.scalars(
-                select(m.Identity).where(m.Identity.customer_id == customer_id).order_by(m.Identity.id)
+                select(m.Identity)
+                .where(m.Identity.customer_id == customer_id)
+                .order_by(m.Identity.id)
             )
             return [mapping.identity(row) for row in rows]
 
@@ -187,7 +201,10 @@ class CustomerDirectory:
             row = await self._refuse_taken(session, channel, external_id, owner=customer_id)
             if row is None:
                 row = m.Identity(
-                    customer_id=customer_id, channel=channel, external_id=external_id, created_at=now
+                    customer_id=customer_id,
+                    channel=channel,
+                    external_id=external_id,
+                    created_at=now,
                 )
                 session.add(row)
             if verified and not row.verified:
@@ -198,14 +215,20 @@ class CustomerDirectory:
     async def verify_identity(self, channel: Channel, external_id: str) -> IdentityRecord:
         return await self._update_identity(channel, external_id, verified=True)
 
-    async def mark_unreachable(self, channel: Channel, external_id: str, unreachable: bool = True) -> IdentityRecord:
+    async def mark_unreachable(
+        self, channel: Channel, external_id: str, unreachable: bool = True
+    ) -> IdentityRecord:
         return await self._update_identity(channel, external_id, unreachable=unreachable)
 
-    async def _update_identity(self, channel: Channel, external_id: str, **values: bool) -> IdentityRecord:
+    async def _update_identity(
+        self, channel: Channel, external_id: str, **values: bool
+    ) -> IdentityRecord:
         external_id = self.normalize(channel, external_id)
         async with self._db.transaction() as session:
             row = await session.scalar(
-                select(m.Identity).where(m.Identity.channel == channel, m.Identity.external_id == external_id)
+                select(m.Identity).where(
+                    m.Identity.channel == channel, m.Identity.external_id == external_id
+                )
             )
             if row is None:
                 raise NotFound(f"{channel.value} identity", external_id)
@@ -219,7 +242,9 @@ class CustomerDirectory:
         self, session: AsyncSession, channel: Channel, external_id: str, owner: int | None
     ) -> m.Identity | None:
         row = await session.scalar(
-            select(m.Identity).where(m.Identity.channel == channel, m.Identity.external_id == external_id)
+            select(m.Identity).where(
+                m.Identity.channel == channel, m.Identity.external_id == external_id
+            )
         )
         if row is not None and row.customer_id != owner:
             raise DuplicateIdentity(channel.value, external_id, row.customer_id)

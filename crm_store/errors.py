@@ -11,6 +11,10 @@ class StoreUnavailable(CrmError):
     """The database cannot be reached or refused the connection."""
 
 
+class SchemaOutOfDate(CrmError):
+    """The database's schema revision is not the one this code was written for."""
+
+
 class InvalidInput(CrmError):
     """A value was rejected at the edge; `field` names it and `reason` says why."""
 
@@ -33,7 +37,9 @@ class DuplicateIdentity(CrmError):
     """The channel identity already belongs to another customer."""
 
     def __init__(self, channel: str, external_id: str, owner_id: int) -> None:
-        super().__init__(f"{channel} identity {external_id!r} already belongs to customer {owner_id}")
+        super().__init__(
+            f"{channel} identity {external_id!r} already belongs to customer {owner_id}"
+        )
         self.channel = channel
         self.external_id = external_id
         self.owner_id = owner_id

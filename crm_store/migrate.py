@@ -6,9 +6,12 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy.engine import Connection
 
 from crm_store.database import Database
+from crm_store.errors import SchemaOutOfDate
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
@@ -32,10 +35,22 @@ async def upgrade(database: Database, revision: str = "head") -> None:
 
 
 async def current_revision(database: Database) -> str | None:
-    from alembic.runtime.migration import MigrationContext
-
     def _read(connection: Connection) -> str | None:
         return MigrationContext.configure(connection).get_current_revision()
 
     async with database.engine.connect() as connection:
         return await connection.run_sync(_read)
+
+
+def head_revision() -> str | None:
+    return ScriptDirectory.from_config(alembic_config()).get_current_head()
+
+
+async def require_current(database: Database) -> None:
+    """Refuse to serve on a schema that is behind (or ahead of) this code's migrations."""
+    current, head = await current_revision(database), head_revision()
+    if current != head:
+        raise SchemaOutOfDate(
+            f"the database schema is at {current or 'nothing'} but this version needs {head}: "
+            "run `frontdesk db upgrade`"
+        )

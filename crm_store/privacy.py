@@ -80,7 +80,8 @@ class PrivacyOffice:
                     for r in await rows(m.Transaction, m.Transaction.occurred_at)
                 ],
                 "appointments": [
-                    asdict(mapping.appointment(row, sname, rname)) for row, sname, rname in appointments
+                    asdict(mapping.appointment(row, sname, rname))
+                    for row, sname, rname in appointments
                 ],
             }
         return dict(_jsonable(data))

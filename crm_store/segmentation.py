@@ -97,7 +97,11 @@ class SegmentationPolicy:
 
     def tier_for(self, activity: Activity, now: datetime) -> Tier:
         rules = self.tiers
-        for tier, rule in ((Tier.PLATINUM, rules.platinum), (Tier.GOLD, rules.gold), (Tier.IRON, rules.iron)):
+        for tier, rule in (
+            (Tier.PLATINUM, rules.platinum),
+            (Tier.GOLD, rules.gold),
+            (Tier.IRON, rules.iron),
+        ):
             if self._meets(rule, activity, now):
                 return tier
         return Tier.LEAD

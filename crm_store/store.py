@@ -12,7 +12,7 @@ from crm_store.clock import Clock, system_clock
 from crm_store.customer_view import CustomerViewer
 from crm_store.customers import CustomerDirectory
 from crm_store.database import Database, create_engine
-from crm_store.migrate import upgrade
+from crm_store.migrate import require_current, upgrade
 from crm_store.privacy import PrivacyOffice
 from crm_store.segmentation import SegmentationPolicy
 from crm_store.tier_assignment import TierAssigner
@@ -56,12 +56,14 @@ class CrmStore:
         clock: Clock = system_clock,
         migrate: bool = False,
     ) -> AsyncIterator[CrmStore]:
-        """Connect (failing fast with StoreUnavailable), optionally migrate, and close on exit."""
+        """Connect (fail fast with StoreUnavailable), migrate or check the schema, close on exit."""
         database = Database(create_engine(url))
         try:
             await database.ping()
             if migrate:
                 await upgrade(database)
+            else:
+                await require_current(database)
             yield cls(
                 database,
                 policy,

@@ -35,7 +35,9 @@ class TierAssigner:
         money = {
             cid: (revenue, count, last)
             for cid, revenue, count, last in await session.execute(
-                select(tx.customer_id, func.sum(tx.amount), func.count(tx.id), func.max(tx.occurred_at))
+                select(
+                    tx.customer_id, func.sum(tx.amount), func.count(tx.id), func.max(tx.occurred_at)
+                )
                 .where(tx.customer_id.in_(customer_ids), tx.occurred_at >= since)
                 .group_by(tx.customer_id)
             )
@@ -44,13 +46,13 @@ class TierAssigner:
         contacts: dict[int, int] = {
             cid: count
             for cid, count in await session.execute(
-                    select(it.customer_id, func.count(it.id))
-                    .where(
-                        it.customer_id.in_(customer_ids),
-                        it.direction == Direction.INBOUND,
-                        it.occurred_at >= since,
-                    )
-                    .group_by(it.customer_id)
+                select(it.customer_id, func.count(it.id))
+                .where(
+                    it.customer_id.in_(customer_ids),
+                    it.direction == Direction.INBOUND,
+                    it.occurred_at >= since,
+                )
+                .group_by(it.customer_id)
             )
         }
         result = {}
@@ -76,7 +78,7 @@ class TierAssigner:
         activity = (await self.activities(session, [customer.id], now))[customer.id]
         return self._apply(customer, activity, now)
 
-    async def assign_all(self, progress: Callable[[int], None] | None = None) -> Counter[Tier]:
+    async def assign_all(self, progress: Callable[[int], object] | None = None) -> Counter[Tier]:
         """Recompute every customer, one transaction per batch; returns how many got each tier."""
         tally: Counter[Tier] = Counter()
         last_id = 0

@@ -13,12 +13,16 @@ from crm_store.enums import Channel
 from crm_store.errors import InvalidInput
 from crm_store.models import EXTERNAL_ID_MAX, NAME_MAX
 
-_EMAIL = re.compile(r"^[^@\s]{1,64}@[A-Za-z0-9](?:[A-Za-z0-9-]{0,62}[A-Za-z0-9])?(?:\.[A-Za-z0-9-]{1,63})+$")
+_EMAIL = re.compile(
+    r"^[^@\s]{1,64}@[A-Za-z0-9](?:[A-Za-z0-9-]{0,62}[A-Za-z0-9])?(?:\.[A-Za-z0-9-]{1,63})+$"
+)
 _WEB_ID = re.compile(r"^[A-Za-z0-9._:@-]{1,128}$")
 _LANGUAGE = re.compile(r"^[a-z]{2,3}(?:-[A-Za-z0-9]{2,8})?$")
 
 
-def clean_text(field: str, value: str | None, max_len: int, *, required: bool = False) -> str | None:
+def clean_text(
+    field: str, value: str | None, max_len: int, *, required: bool = False
+) -> str | None:
     """Strip, normalise to NFC, refuse control characters and over-long values.
 
     Any script is welcome (Persian, emoji, ...): only characters that would corrupt a display or
@@ -48,7 +52,7 @@ _PHONE_REASONS = {
     phonenumbers.ValidationResult.INVALID_COUNTRY_CODE: "unknown country code",
     phonenumbers.ValidationResult.TOO_SHORT: "too short",
     phonenumbers.ValidationResult.TOO_LONG: "too long",
-    phonenumbers.ValidationResult.IS_POSSIBLE_LOCAL_ONLY: "too short (local number without area code)",
+    phonenumbers.ValidationResult.IS_POSSIBLE_LOCAL_ONLY: "local number without an area code",
     phonenumbers.ValidationResult.INVALID_LENGTH: "wrong length for its region",
 }
 
@@ -63,7 +67,9 @@ def normalize_phone(raw: str, default_region: str) -> str:
     # 07700 900xxx (used in demos and tests) are well-formed but never "valid".
     reason = phonenumbers.is_possible_number_with_reason(number)
     if reason != phonenumbers.ValidationResult.IS_POSSIBLE:
-        raise InvalidInput("phone", f"{raw!r} is not a phone number: {_PHONE_REASONS.get(reason, 'invalid')}")
+        raise InvalidInput(
+            "phone", f"{raw!r} is not a phone number: {_PHONE_REASONS.get(reason, 'invalid')}"
+        )
     return str(phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164))
 
 

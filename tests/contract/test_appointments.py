@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from datetime import UTC, datetime, timedelta
+from itertools import pairwise
 
 import pytest
 
@@ -43,12 +44,17 @@ async def test_concurrent_overlapping_bookings_at_shifted_times(
 ) -> None:
     starts = [SLOT + timedelta(minutes=5 * i) for i in range(20)]
     results = await asyncio.gather(
-        *(store.appointments.book(cid, "cleaning", "dr-novak", s) for cid, s in zip(customers, starts, strict=True)),
+        *(
+            store.appointments.book(cid, "cleaning", "dr-novak", s)
+            for cid, s in zip(customers, starts, strict=True)
+        ),
         return_exceptions=True,
     )
-    assert all(isinstance(r, SlotTaken) or not isinstance(r, BaseException) for r in results), results
+    assert all(isinstance(r, SlotTaken) or not isinstance(r, BaseException) for r in results), (
+        results
+    )
     busy = await store.appointments.busy("dr-novak", SLOT, SLOT + timedelta(hours=4))
-    for (_s1, e1), (s2, _e2) in zip(busy, busy[1:], strict=False):
+    for (_s1, e1), (s2, _e2) in pairwise(busy):
         assert e1 <= s2, busy
 
 
@@ -101,7 +107,9 @@ async def test_status_transitions_and_bad_requests(store: CrmStore, customers: l
     with pytest.raises(NotFound):
         await store.appointments.book(999_999, "checkup", "dr-novak", SLOT)
     with pytest.raises(InvalidInput):
-        await store.appointments.book(customers[0], "checkup", "dr-novak", SLOT.replace(tzinfo=None))
+        await store.appointments.book(
+            customers[0], "checkup", "dr-novak", SLOT.replace(tzinfo=None)
+        )
 
 
 async def test_upcoming_lists_only_future_booked_appointments(
@@ -109,7 +117,9 @@ async def test_upcoming_lists_only_future_booked_appointments(
 ) -> None:
     cid = customers[0]
     past = await store.appointments.book(cid, "checkup", "dr-novak", clock() - timedelta(days=3))
-    cancelled = await store.appointments.book(cid, "checkup", "dr-novak", clock() + timedelta(days=2))
+    cancelled = await store.appointments.book(
+        cid, "checkup", "dr-novak", clock() + timedelta(days=2)
+    )
     await store.appointments.cancel(cancelled.id)
     later = await store.appointments.book(cid, "cleaning", "sam-hill", clock() + timedelta(days=9))
     soon = await store.appointments.book(cid, "checkup", "dr-novak", clock() + timedelta(days=1))

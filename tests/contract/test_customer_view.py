@@ -50,7 +50,11 @@ async def make_anna(store: CrmStore, clock) -> int:
     for channel in (Channel.TELEGRAM, Channel.PHONE, Channel.WEB):
         clock.advance(minutes=5)
         await store.customers.record_interaction(
-            anna.id, channel, Direction.INBOUND, PERSONAL["said"], conversation_id=PERSONAL["conversation"]
+            anna.id,
+            channel,
+            Direction.INBOUND,
+            PERSONAL["said"],
+            conversation_id=PERSONAL["conversation"],
         )
     await store.customers.record_transaction(anna.id, Decimal("80.00"), "GBP", "Dental cleaning")
     await store.customers.record_transaction(anna.id, Decimal("60.50"), "GBP", "Dental check-up")
@@ -63,8 +67,17 @@ async def test_single_view_has_everything_in_one_call(store: CrmStore, clock) ->
     anna = await make_anna(store, clock)
     view = await store.views.view(anna)
     assert view.customer.full_name == "Anna Weber"
-    assert {i.channel for i in view.identities} == {Channel.PHONE, Channel.EMAIL, Channel.WEB, Channel.TELEGRAM}
-    assert [i.channel for i in view.recent_interactions] == [Channel.WEB, Channel.PHONE, Channel.TELEGRAM]
+    assert {i.channel for i in view.identities} == {
+        Channel.PHONE,
+        Channel.EMAIL,
+        Channel.WEB,
+        Channel.TELEGRAM,
+    }
+    assert [i.channel for i in view.recent_interactions] == [
+        Channel.WEB,
+        Channel.PHONE,
+        Channel.TELEGRAM,
+    ]
     assert view.transactions.count == 2
     assert view.transactions.total == Decimal("140.50")
     assert view.transactions.currency == "GBP"

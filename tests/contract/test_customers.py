@@ -7,9 +7,9 @@ from datetime import date
 
 import pytest
 
+from crm_store.customers import NewCustomer
 from crm_store.enums import Channel, Direction
 from crm_store.errors import DuplicateIdentity, InvalidInput, NotFound
-from crm_store.customers import NewCustomer
 from crm_store.store import CrmStore
 from crm_store.tiers import Tier
 
@@ -45,7 +45,9 @@ async def test_create_and_find_by_every_identity(store: CrmStore) -> None:
 
 
 async def test_duplicate_identity_is_refused_and_nothing_is_half_written(store: CrmStore) -> None:
-    first = await store.customers.create(NewCustomer("Ben Okafor"), [(Channel.PHONE, "+447700900002")])
+    first = await store.customers.create(
+        NewCustomer("Ben Okafor"), [(Channel.PHONE, "+447700900002")]
+    )
     with pytest.raises(DuplicateIdentity) as caught:
         await store.customers.create(
             NewCustomer("Impostor"), [(Channel.WEB, "fresh-id"), (Channel.PHONE, "07700900002")]
@@ -146,7 +148,9 @@ async def test_update_profile_validates_and_rejects_unknown_fields(store: CrmSto
         await store.customers.update_profile(999_999, language="en")
 
 
-async def test_interactions_keep_the_contact_history_across_channels(store: CrmStore, clock) -> None:
+async def test_interactions_keep_the_contact_history_across_channels(
+    store: CrmStore, clock
+) -> None:
     customer = await store.customers.create(NewCustomer("Gia"))
     for channel, direction, text in [
         (Channel.TELEGRAM, Direction.INBOUND, "hi, can I book?"),

@@ -15,7 +15,12 @@ from crm_store.tiers import Tier
 
 async def test_each_purchase_recomputes_tier_and_lifetime_value(store: CrmStore, clock) -> None:
     cid = (await store.customers.create(NewCustomer("Hana"))).id
-    expected = [(Decimal(150), Tier.IRON), (Decimal(400), Tier.GOLD), (Decimal(400), Tier.GOLD), (Decimal(400), Tier.PLATINUM)]
+    expected = [
+        (Decimal(150), Tier.IRON),
+        (Decimal(400), Tier.GOLD),
+        (Decimal(400), Tier.GOLD),
+        (Decimal(400), Tier.PLATINUM),
+    ]
     for amount, tier in expected:
         clock.advance(days=7)
         await store.customers.record_transaction(cid, amount, "GBP", "treatment")
@@ -54,6 +59,8 @@ def test_rules_are_checked_in_order_and_lead_is_the_floor(policy, clock) -> None
     now = clock()
     assert policy.tier_for(Activity(Decimal(0), 0, None, 0), now) is Tier.LEAD
     assert policy.tier_for(Activity(Decimal(100), 1, now, 0), now) is Tier.IRON
-    assert policy.tier_for(Activity(Decimal(99.99), 5, now, 0), now) is Tier.LEAD
-    assert policy.tier_for(Activity(Decimal(5000), 10, now - timedelta(days=181), 0), now) is Tier.GOLD
+    assert policy.tier_for(Activity(Decimal("99.99"), 5, now, 0), now) is Tier.LEAD
+    assert (
+        policy.tier_for(Activity(Decimal(5000), 10, now - timedelta(days=181), 0), now) is Tier.GOLD
+    )
     assert policy.contacts_per_100(Activity(Decimal(0), 0, None, 3)) is None

@@ -1,0 +1,79 @@
+"""The composition root: build_app(settings) is the one place where adapters are chosen."""
+
+from __future__ import annotations
+
+import html
+from collections.abc import AsyncIterator
+
+from aiohttp import web
+
+from bot.config import Settings
+from bot.http_errors import error_middleware, json_error
+from bot.resources import open_crm, open_redis
+from crm_store.clock import Clock, system_clock
+from crm_store.errors import StoreUnavailable
+from crm_store.store import CrmStore
+
+SETTINGS = web.AppKey("settings", Settings)
+CRM = web.AppKey("crm", CrmStore)
+REDIS = web.AppKey("redis", object)
+
+
+def build_app(settings: Settings, *, clock: Clock = system_clock) -> web.Application:
+    app = web.Application(
+        client_max_size=settings.server.max_body_bytes, middlewares=[error_middleware]
+    )
+    app[SETTINGS] = settings
+
+    async def crm_ctx(app: web.Application) -> AsyncIterator[None]:
+        async with open_crm(settings, clock=clock) as store:
+            app[CRM] = store
+            yield
+
+    app.cleanup_ctx.append(crm_ctx)
+    if settings.stores.redis_url:
+        redis_url = settings.stores.redis_url
+
+        async def redis_ctx(app: web.Application) -> AsyncIterator[None]:
+            async with open_redis(redis_url) as client:
+                app[REDIS] = client
+                yield
+
+        app.cleanup_ctx.append(redis_ctx)
+
+    app.router.add_get("/", index)
+    app.router.add_get("/healthz", healthz)
+    return app
+
+
+async def index(request: web.Request) -> web.Response:
+    name = html.escape(request.app[SETTINGS].business.name)
+    body = (
+        f"<!doctype html><html lang=en><meta charset=utf-8><title>{name} · Frontdesk</title>"
+        f"<h1>{name}</h1><p>Frontdesk is running.</p>"
+        '<ul><li><a href="/healthz">/healthz</a> - health of the database and Redis</li></ul>'
+    )
+    return web.Response(text=body, content_type="text/html")
+
+
+async def healthz(request: web.Request) -> web.Response:
+    checks: dict[str, str] = {}
+    healthy = True
+    try:
+        await request.app[CRM].database.ping()
+        checks["database"] = "ok"
+    except StoreUnavailable:
+        checks["database"] = "unavailable"
+        healthy = False
+    if REDIS in request.app:
+        try:
+            await request.app[REDIS].ping()  # type: ignore[attr-defined]
+            checks["redis"] = "ok"
+        except Exception:  # any failure of the live layer is "unavailable" to a probe
+            checks["redis"] = "unavailable"
+            healthy = False
+    else:
+        checks["redis"] = "off (in-process memory)"
+    if not healthy:
+        return json_error(503, "unhealthy", **checks)
+    return web.json_response({"status": "ok", **checks})

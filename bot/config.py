@@ -1,0 +1,419 @@
+"""Settings: config.yml plus the environment, validated once into one frozen object."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable, Sequence
+from datetime import date, timedelta
+from decimal import Decimal
+from enum import StrEnum
+from itertools import pairwise
+from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    model_validator,
+)
+
+from bot.durations import DaySchedule as DaySchedule
+from bot.durations import Duration as Duration
+from bot.durations import TimeInterval as TimeInterval
+from bot.durations import TimeZoneName as TimeZoneName
+from crm_store.tiers import Tier
+
+Loc = tuple[str | int, ...]
+MASK = "**********"
+CENT = Decimal("0.01")
+
+
+class Weekday(StrEnum):
+    MON = "mon"
+    TUE = "tue"
+    WED = "wed"
+    THU = "thu"
+    FRI = "fri"
+    SAT = "sat"
+    SUN = "sun"
+
+    @classmethod
+    def of(cls, day: date) -> Weekday:
+        return list(cls)[day.weekday()]
+
+
+class _Problems(ValueError):
+    """Problems a validator found at keys below its model; load_settings reports each one."""
+
+    def __init__(self, problems: Sequence[tuple[Loc, str]]) -> None:
+        super().__init__("; ".join(f"{_dotted(loc)}: {reason}" for loc, reason in problems))
+        self.problems = tuple(problems)
+
+
+def _raise_any(problems: Sequence[tuple[Loc, str]]) -> None:
+    if problems:
+        raise _Problems(problems)
+
+
+def _checked(test: Callable[[str], bool], reason: str) -> AfterValidator:
+    def check(value: str) -> str:
+        if not test(value):
+            raise ValueError(reason.format(value=value))
+        return value
+
+    return AfterValidator(check)
+
+
+def _matches(pattern: str) -> Callable[[str], bool]:
+    return lambda value: re.fullmatch(pattern, value) is not None
+
+
+def _prefixed(*prefixes: str) -> Callable[[str], bool]:
+    return lambda value: value.startswith(prefixes)
+
+
+Slug = Annotated[
+    str,
+    _checked(
+        _matches("[a-z0-9][a-z0-9-]*"),
+        "{value!r} is not a key of lower-case letters, digits, dashes",
+    ),
+]
+Name = Annotated[str, Field(min_length=1)]
+Language = Annotated[str, _checked(_matches("[a-z]{2,3}"), "{value!r} is not a code like 'en'")]
+DatabaseUrl = Annotated[
+    str,
+    _checked(
+        _prefixed("sqlite+aiosqlite://", "postgresql+asyncpg://"),
+        "must start with sqlite+aiosqlite:// or postgresql+asyncpg://",
+    ),
+]
+RedisUrl = Annotated[str, _checked(_prefixed("redis://", "rediss://"), "must start with redis://")]
+WebUrl = Annotated[str, _checked(_prefixed("http://", "https://"), "must start with http(s)://")]
+Rate = Annotated[Decimal, Field(gt=0, lt=1)]
+Money = Annotated[
+    Decimal, Field(ge=0, decimal_places=2), AfterValidator(lambda v: v.quantize(CENT))
+]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def _blank(secret: SecretStr | None) -> bool:
+    return secret is None or not secret.get_secret_value()
+
+
+class BusinessSettings(_Model):
+    name: Name
+    timezone: TimeZoneName
+    languages: tuple[Language, ...] = Field(default=("en",), min_length=1)
+    default_region: Annotated[
+        str, _checked(_matches("[A-Z]{2}"), "{value!r} is not a region code like 'GB'")
+    ] = "GB"
+    currency: Annotated[
+        str, _checked(_matches("[A-Z]{3}"), "{value!r} is not a currency code like 'GBP'")
+    ] = "GBP"
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+
+class StoreSettings(_Model):
+    database_url: DatabaseUrl = Field(default="sqlite+aiosqlite:///frontdesk.db", repr=False)
+    redis_url: RedisUrl | None = Field(default=None, repr=False)
+
+
+class ServerSettings(_Model):
+    host: str = "127.0.0.1"
+    port: int = Field(default=8080, ge=1, le=65535)
+    public_url: WebUrl = "http://localhost:8080"
+    max_body_bytes: int = Field(default=65536, gt=0)
+
+
+class RestChannel(_Model):
+    enabled: bool = True
+
+
+class TelegramChannel(_Model):
+    enabled: bool = False
+    mode: Literal["webhook", "polling"] = "webhook"
+    token: SecretStr | None = None
+    webhook_secret: SecretStr | None = None
+    base_url: str | None = None
+
+    @model_validator(mode="after")
+    def _needs_token(self) -> TelegramChannel:
+        if self.enabled and _blank(self.token):
+            _raise_any([(("token",), "required while the telegram channel is enabled")])
+        return self
+
+
+class WebchatChannel(_Model):
+    enabled: bool = True
+    identity_secret: SecretStr | None = None
+    allowed_origins: tuple[str, ...] = ("http://localhost:8080",)
+    max_message_chars: int = Field(default=2000, gt=0)
+
+
+class VoiceChannel(_Model):
+    enabled: bool = False
+    auth_token: SecretStr | None = None
+    language: str = "en-GB"
+    voice: str = "Polly.Amy"
+
+    @model_validator(mode="after")
+    def _needs_auth_token(self) -> VoiceChannel:
+        if self.enabled and _blank(self.auth_token):
+            _raise_any([(("auth_token",), "required while the voice channel is enabled")])
+        return self
+
+
+class ChannelSettings(_Model):
+    rest: RestChannel = RestChannel()
+    telegram: TelegramChannel = TelegramChannel()
+    webchat: WebchatChannel = WebchatChannel()
+    voice: VoiceChannel = VoiceChannel()
+
+
+class NluSettings(_Model):
+    training_data: tuple[str, ...] = ("data/nlu",)
+    model_dir: str = "models/nlu"
+    fallback_threshold: float = Field(default=0.4, ge=0, le=1)
+
+
+class CalendarSettings(_Model):
+    timezone: TimeZoneName
+    week: dict[Weekday, DaySchedule] = Field(default_factory=dict)
+    holidays: tuple[date, ...] = ()
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+
+class SlaTarget(_Model):
+    tiers: tuple[Tier, ...] = Field(default=tuple(Tier), min_length=1)
+    first_response: Duration
+    next_response: Duration
+    resolution: Duration
+
+    @model_validator(mode="after")
+    def _first_response_within_resolution(self) -> SlaTarget:
+        if self.first_response > self.resolution:
+            _raise_any([(("first_response",), "must not be longer than resolution")])
+        return self
+
+
+class SlaPolicySettings(_Model):
+    targets: tuple[SlaTarget, ...] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _each_tier_once(self) -> SlaPolicySettings:
+        problems: list[tuple[Loc, str]] = []
+        for tier in Tier:
+            owners = [i for i, target in enumerate(self.targets) if tier in target.tiers]
+            if not owners:
+                problems.append((("targets",), f"no target covers the {tier} tier"))
+            for i in owners[1:]:
+                reason = f"the {tier} tier already has a target (targets[{owners[0]}])"
+                problems.append((("targets", i, "tiers"), reason))
+        _raise_any(problems)
+        return self
+
+    def target_for(self, tier: Tier) -> SlaTarget:
+        return next(target for target in self.targets if tier in target.tiers)
+
+
+class QueueSettings(_Model):
+    key: Slug
+    name: Name
+    skills: tuple[str, ...] = ()
+    calendar: str
+    sla_policy: str
+    overflow: str | None = None
+
+
+class RoutingSettings(_Model):
+    offer_timeout: Duration = timedelta(seconds=30)
+    presence_ttl: Duration = timedelta(seconds=60)
+
+
+class ServiceSettings(_Model):
+    key: Slug
+    name: Name
+    duration_minutes: int = Field(ge=5, le=480)
+    price: Money
+    skill: str
+
+
+class ResourceSettings(_Model):
+    key: Slug
+    name: Name
+    kind: Literal["practitioner", "room"] = "practitioner"
+    timezone: TimeZoneName | None = None  # Settings fills this in from the business when omitted
+    skills: tuple[str, ...] = ()
+    schedule: dict[Weekday, DaySchedule] = Field(default_factory=dict)
+
+    @property
+    def tz(self) -> ZoneInfo:
+        if self.timezone is None:
+            raise LookupError(f"resource {self.key!r} has no time zone outside Settings")
+        return ZoneInfo(self.timezone)
+
+
+class TierRule(_Model):
+    min_revenue: Decimal = Field(ge=0)
+    min_transactions: int = Field(ge=0)
+    max_recency_days: int | None = Field(default=None, ge=1)
+    max_contacts_per_100: Decimal | None = Field(default=None, ge=0)
+
+
+class TierSettings(_Model):
+    """The first of platinum, gold, iron whose every threshold a customer meets; else lead."""
+
+    window_days: int = Field(default=365, ge=1)
+    platinum: TierRule = TierRule(
+        min_revenue=Decimal(1200), min_transactions=4, max_recency_days=180,
+        max_contacts_per_100=Decimal(5),
+    )  # fmt: skip
+    gold: TierRule = TierRule(min_revenue=Decimal(500), min_transactions=2, max_recency_days=365)
+    iron: TierRule = TierRule(min_revenue=Decimal(100), min_transactions=1)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> TierSettings:
+        ladder = [(Tier.PLATINUM, self.platinum), (Tier.GOLD, self.gold), (Tier.IRON, self.iron)]
+        problems: list[tuple[Loc, str]] = []
+        for (upper, above), (tier, rule) in pairwise(ladder):
+            if rule.min_revenue > above.min_revenue:
+                reason = f"{rule.min_revenue} is above {upper}'s {above.min_revenue}"
+                problems.append(((tier.value, "min_revenue"), reason))
+        _raise_any(problems)
+        return self
+
+
+_DEFAULT_RETENTION = {Tier.PLATINUM: Decimal("0.9"), Tier.GOLD: Decimal("0.75"),
+                      Tier.IRON: Decimal("0.6"), Tier.LEAD: Decimal("0.3")}  # fmt: skip
+
+
+class ClvSettings(_Model):
+    margin_rate: Decimal = Field(default=Decimal("0.6"), gt=0, le=1)
+    discount_rate: Decimal = Field(default=Decimal("0.1"), ge=0)
+    retention: dict[Tier, Rate] = Field(default_factory=lambda: dict(_DEFAULT_RETENTION))
+
+    @model_validator(mode="after")
+    def _every_tier(self) -> ClvSettings:
+        missing = ", ".join(tier for tier in Tier if tier not in self.retention)
+        _raise_any([(("retention",), f"missing a rate for {missing}")] if missing else [])
+        return self
+
+
+class KnowledgeBaseSettings(_Model):
+    folder: str = "kb"
+
+
+class Settings(_Model):
+    business: BusinessSettings
+    stores: StoreSettings = StoreSettings()
+    server: ServerSettings = ServerSettings()
+    channels: ChannelSettings = ChannelSettings()
+    nlu: NluSettings = NluSettings()
+    calendars: dict[str, CalendarSettings] = Field(default_factory=dict)
+    sla_policies: dict[str, SlaPolicySettings] = Field(default_factory=dict)
+    queues: tuple[QueueSettings, ...] = ()
+    routing: RoutingSettings = RoutingSettings()
+    services: tuple[ServiceSettings, ...] = ()
+    resources: tuple[ResourceSettings, ...] = ()
+    tiers: TierSettings = TierSettings()
+    clv: ClvSettings = ClvSettings()
+    knowledge_base: KnowledgeBaseSettings = KnowledgeBaseSettings()
+
+    @model_validator(mode="after")
+    def _cross_references(self) -> Settings:
+        problems = [
+            *_duplicate_keys("queues", self.queues),
+            *_duplicate_keys("services", self.services),
+            *_duplicate_keys("resources", self.resources),
+            *self._queue_problems(),
+        ]
+        skills = {skill for resource in self.resources for skill in resource.skills}
+        for i, service in enumerate(self.services):
+            if service.skill not in skills:
+                reason = f"no resource offers the skill {service.skill!r}"
+                problems.append((("services", i, "skill"), reason))
+        _raise_any(problems)
+        zone = self.business.timezone
+        resolved = tuple(
+            r if r.timezone else r.model_copy(update={"timezone": zone}) for r in self.resources
+        )
+        object.__setattr__(self, "resources", resolved)  # still frozen to everyone else
+        return self
+
+    def _queue_problems(self) -> Iterable[tuple[Loc, str]]:
+        step: str | None
+        queues = {queue.key: queue for queue in self.queues}
+        for i, queue in enumerate(self.queues):
+            if queue.calendar not in self.calendars:
+                yield ("queues", i, "calendar"), _undefined("calendar", queue.calendar)
+            if queue.sla_policy not in self.sla_policies:
+                yield ("queues", i, "sla_policy"), _undefined("SLA policy", queue.sla_policy)
+            if queue.overflow is None:
+                continue
+            if queue.overflow == queue.key:
+                yield ("queues", i, "overflow"), "a queue cannot overflow into itself"
+            elif queue.overflow not in queues:
+                yield ("queues", i, "overflow"), _undefined("queue", queue.overflow)
+            else:
+                chain, step = [queue.key], queue.overflow
+                while step in queues and step not in chain:
+                    chain.append(step)
+                    step = queues[step].overflow
+                if step == queue.key:
+                    yield (
+                        ("queues", i, "overflow"),
+                        "overflow loops: " + " -> ".join([*chain, step]),
+                    )
+
+    def masked_dump(self) -> dict[str, Any]:
+        """The resolved settings as JSON-able data, every secret shown as "**********"."""
+        data = self.model_dump(mode="json")
+        for key in ("database_url", "redis_url"):
+            data["stores"][key] = _mask_password(data["stores"][key])
+        return data
+
+
+def _duplicate_keys(
+    section: str, items: Sequence[QueueSettings | ServiceSettings | ResourceSettings]
+) -> Iterable[tuple[Loc, str]]:
+    first: dict[str, int] = {}
+    for i, item in enumerate(items):
+        if item.key in first:
+            yield (
+                (section, i, "key"),
+                f"duplicate key {item.key!r} (also {section}[{first[item.key]}])",
+            )
+        first.setdefault(item.key, i)
+
+
+def _undefined(what: str, key: str) -> str:
+    return f"no {what} named {key!r} is defined"
+
+
+def _mask_password(url: str | None) -> str | None:
+    parts = urlsplit(url) if url else None
+    if parts is None or parts.password is None:
+        return url
+    host = parts.netloc.rpartition("@")[2]
+    return parts._replace(netloc=f"{parts.username or ''}:{MASK}@{host}").geturl()
+
+
+def _dotted(loc: Loc) -> str:
+    text = ""
+    for part in loc:
+        text += f"[{part}]" if isinstance(part, int) else f".{part}" if text else str(part)
+    return text

@@ -1,0 +1,63 @@
+"""Lifecycles of the backends the app holds open: the CRM store and, when configured, Redis.
+
+Each is an async context manager wired into aiohttp's cleanup_ctx by `bot.app`. A backend that
+is configured but unreachable fails start-up with a clear message; nothing falls back silently.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import redis.asyncio as aioredis
+from redis.exceptions import RedisError
+
+from bot.config import Settings
+from crm_store.clock import Clock, system_clock
+from crm_store.segmentation import SegmentationPolicy
+from crm_store.store import CrmStore
+
+
+class BackendUnavailable(RuntimeError):
+    """A configured backend could not be reached at start-up."""
+
+
+def segmentation_policy(settings: Settings) -> SegmentationPolicy:
+    return SegmentationPolicy(tiers=settings.tiers, clv=settings.clv)
+
+
+@asynccontextmanager
+async def open_crm(
+    settings: Settings, *, clock: Clock = system_clock, migrate: bool = False
+) -> AsyncIterator[CrmStore]:
+    async with CrmStore.open(
+        settings.stores.database_url,
+        segmentation_policy(settings),
+        default_region=settings.business.default_region,
+        default_timezone=settings.business.timezone,
+        clock=clock,
+        migrate=migrate,
+    ) as store:
+        yield store
+
+
+@asynccontextmanager
+async def open_redis(url: str) -> AsyncIterator[aioredis.Redis]:
+    """A connected client; raises BackendUnavailable when the server does not answer PING."""
+    client = aioredis.Redis.from_url(url, socket_connect_timeout=5, health_check_interval=30)
+    try:
+        try:
+            await client.ping()
+        except (RedisError, OSError) as exc:
+            raise BackendUnavailable(f"redis at {_safe(url)} is unreachable: {exc}") from exc
+        yield client
+    finally:
+        await client.aclose()
+
+
+def _safe(url: str) -> str:
+    """The URL without its password, for messages and logs."""
+    if "@" not in url:
+        return url
+    scheme, _, rest = url.partition("://")
+    return f"{scheme}://***@{rest.rpartition('@')[2]}"

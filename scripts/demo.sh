@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# Set everything up on a fresh machine and run the demo clinic on http://localhost:8080
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source scripts/_venv.sh
+ensure_venv ""
+export FRONTDESK_CONFIG="${FRONTDESK_CONFIG:-config.yml}"
+echo "==> checking $FRONTDESK_CONFIG"
+.venv/bin/frontdesk config check >/dev/null
+echo "==> migrating the database"
+.venv/bin/frontdesk db upgrade
+echo "==> loading the demo clinic"
+.venv/bin/frontdesk demo seed
+echo "==> serving (Ctrl-C to stop)"
+exec .venv/bin/frontdesk run --port "${PORT:-8080}"

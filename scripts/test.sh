@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Set up and run the whole test suite: lint, types, architecture contracts, then pytest.
+# PostgreSQL and Redis tests read DATABASE_URL / REDIS_URL (local standard ports by default);
+# they skip when the services are down, except with CI=true, where they must run.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source scripts/_venv.sh
+ensure_venv "[test]"
+
+if [ "${CI:-}" = "true" ]; then
+  export FRONTDESK_REQUIRE_SERVICES=1
+  if ! pg_isready -h 127.0.0.1 -p 5432 -q 2>/dev/null && command -v pg_ctlcluster >/dev/null; then
+    echo "==> starting PostgreSQL"
+    pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql | head -n1)" main start
+  fi
+  if ! redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1 && command -v redis-server >/dev/null; then
+    echo "==> starting Redis"
+    redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save "" --appendonly no
+  fi
+fi
+
+echo "==> ruff"
+.venv/bin/ruff check .
+.venv/bin/ruff format --check .
+echo "==> mypy"
+.venv/bin/mypy
+echo "==> import contracts"
+.venv/bin/lint-imports
+echo "==> pytest"
+.venv/bin/python -m pytest -q "$@"

@@ -1,0 +1,90 @@
+"""The aiohttp application: health, JSON errors, and fail-fast backends (real Redis)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from aiohttp.test_utils import TestClient, TestServer
+
+from bot.app import build_app
+from bot.config import Settings
+from bot.config_loader import load_settings
+from bot.resources import BackendUnavailable, open_crm
+from crm_store.errors import SchemaOutOfDate
+from tests.conftest import ROOT
+
+
+def settings_for(tmp_path: Path, **env: str) -> Settings:
+    environ = {"FRONTDESK_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'app.db'}", **env}
+    return load_settings(ROOT / "config.yml", environ)
+
+
+@pytest.fixture
+async def migrated(tmp_path: Path) -> Path:
+    async with open_crm(settings_for(tmp_path), migrate=True):
+        pass
+    return tmp_path
+
+
+async def client_for(settings: Settings) -> TestClient:
+    client = TestClient(TestServer(build_app(settings)))
+    try:
+        await client.start_server()
+    except BaseException:
+        await client.close()
+        raise
+    return client
+
+
+@pytest.fixture
+async def client(migrated: Path) -> AsyncIterator[TestClient]:
+    client = await client_for(settings_for(migrated))
+    yield client
+    await client.close()
+
+
+async def test_healthz_reports_each_backend(client: TestClient) -> None:
+    response = await client.get("/healthz")
+    assert response.status == 200
+    assert await response.json() == {
+        "status": "ok",
+        "database": "ok",
+        "redis": "off (in-process memory)",
+    }
+
+
+async def test_unknown_paths_and_methods_get_json_errors(client: TestClient) -> None:
+    response = await client.get("/no/such/page")
+    assert response.status == 404
+    assert await response.json() == {"error": "Not Found"}
+    response = await client.post("/healthz", data=b"x")
+    assert response.status == 405
+    assert "Traceback" not in await response.text()
+
+
+async def test_index_names_the_business(client: TestClient) -> None:
+    response = await client.get("/")
+    assert "Lindenhof Clinic" in await response.text()
+
+
+async def test_unmigrated_database_stops_start_up(tmp_path: Path) -> None:
+    with pytest.raises(SchemaOutOfDate):
+        await client_for(settings_for(tmp_path))
+
+
+async def test_configured_but_unreachable_redis_stops_start_up(migrated: Path) -> None:
+    settings = settings_for(migrated, FRONTDESK_REDIS_URL="redis://127.0.0.1:1/0")
+    with pytest.raises(BackendUnavailable, match="unreachable"):
+        await client_for(settings)
+
+
+@pytest.mark.redis
+async def test_real_redis_is_used_when_configured(migrated: Path, redis_url: str) -> None:
+    client = await client_for(settings_for(migrated, FRONTDESK_REDIS_URL=redis_url))
+    try:
+        response = await client.get("/healthz")
+        assert (await response.json())["redis"] == "ok"
+    finally:
+        await client.close()
