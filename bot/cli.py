@@ -238,6 +238,9 @@ def main(argv: Sequence[str] | None = None, environ: dict[str, str] | None = Non
     except (CrmError, BackendUnavailable) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
+    except OSError as exc:  # a file named on the command line cannot be read or written
+        print(f"error: {exc.filename or ''}: {exc.strerror or exc}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

@@ -51,7 +51,7 @@ class AppointmentBook:
         try:
             async with self._db.transaction() as session:
                 service = await self._by_key(session, m.Service, service_key)
-                resource = await self._by_key(session, m.Resource, resource_key)
+                resource = await self._lock_resource(session, resource_key)
                 if service.skill not in resource.skills:
                     raise InvalidInput(
                         "resource",
@@ -91,12 +91,9 @@ class AppointmentBook:
                     raise InvalidTransition(f"a {row.status.value} appointment cannot be moved")
                 service = await session.get(m.Service, row.service_id)
                 assert service is not None
-                resource = (
-                    await self._by_key(session, m.Resource, resource_key)
-                    if resource_key
-                    else await session.get(m.Resource, row.resource_id)
-                )
-                assert resource is not None
+                old = await session.get(m.Resource, row.resource_id)
+                assert old is not None
+                resource = await self._lock_resource(session, resource_key or old.key)
                 if service.skill not in resource.skills:
                     raise InvalidInput("resource", f"{resource.name} does not offer {service.name}")
                 row.resource_id = resource.id
@@ -151,6 +148,21 @@ class AppointmentBook:
                 .order_by(a.start_at)
             )
             return [(s, e) for s, e in rows]
+
+    @staticmethod
+    async def _lock_resource(session: AsyncSession, key: str) -> m.Resource:
+        """Take the resource's row lock: bookings of one resource queue up instead of deadlocking.
+
+        The no-overlap constraint is the guarantee; the lock only orders the writers (on
+        PostgreSQL, concurrent inserts that collide on an exclusion constraint can deadlock).
+        SQLite ignores FOR UPDATE: its BEGIN IMMEDIATE transactions are already serial.
+        """
+        row = await session.scalar(
+            select(m.Resource).where(m.Resource.key == key).with_for_update()
+        )
+        if row is None:
+            raise NotFound("resource", key)
+        return row
 
     async def _row(self, session: AsyncSession, appointment_id: int) -> m.Appointment:
         row = await session.get(m.Appointment, appointment_id)

@@ -74,7 +74,8 @@ class CustomerDirectory:
     def normalize(self, channel: Channel, external_id: str) -> str:
         return normalize_external_id(channel, external_id, self.default_region)
 
-    def _profile_values(self, changes: dict[str, object]) -> dict[str, object]:
+    def validate_profile(self, changes: dict[str, object]) -> dict[str, object]:
+        """Checked, normalised profile values; InvalidInput names the first bad field."""
         unknown = set(changes) - PROFILE_FIELDS
         if unknown:
             raise InvalidInput(sorted(unknown)[0], "is not a profile field")
@@ -109,7 +110,7 @@ class CustomerDirectory:
         verified: bool = False,
     ) -> CustomerRecord:
         """Create a customer with its identities in one transaction (all or nothing)."""
-        values = self._profile_values(
+        values = self.validate_profile(
             {k: getattr(profile, k) for k in PROFILE_FIELDS if getattr(profile, k) is not None}
         )
         values.setdefault("timezone", self.default_timezone)
@@ -138,7 +139,7 @@ class CustomerDirectory:
             return mapping.customer(await self._row(session, customer_id))
 
     async def update_profile(self, customer_id: int, **changes: object) -> CustomerRecord:
-        values = self._profile_values(changes)
+        values = self.validate_profile(changes)
         async with self._db.transaction() as session:
             customer = await self._row(session, customer_id)
             for key, value in values.items():

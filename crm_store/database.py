@@ -54,7 +54,9 @@ def create_engine(url: str, *, echo: bool = False) -> AsyncEngine:
         )
     kwargs: dict[str, Any] = {"echo": echo}
     if scheme.startswith("postgresql"):
-        kwargs.update(pool_size=10, max_overflow=20, pool_pre_ping=True)
+        # No pre-ping: it costs round trips on every checkout; a dead connection is invalidated
+        # on first use (StoreUnavailable for that one unit of work) and the pool reconnects.
+        kwargs.update(pool_size=10, max_overflow=20, pool_recycle=1800)
     engine = create_async_engine(url, **kwargs)
     if scheme.startswith("sqlite"):
         _tune_sqlite(engine)

@@ -110,3 +110,24 @@ def test_agent_create_reads_the_password_from_stdin(config, capsys, monkeypatch)
     monkeypatch.setattr("sys.stdin", io.StringIO("short\n"))
     assert run(config, "agent", "create", "tom", "--password-stdin") == 1
     assert "password" in capsys.readouterr().err
+
+
+def test_crm_import_reports_bad_rows_by_line_and_keeps_good_ones(config, capsys) -> None:
+    assert run(config, "db", "upgrade") == 0
+    csv_file = config.parent / "people.csv"
+    csv_file.write_text(
+        "name,phone,email\n"
+        "Anna Weber,07700 900001,anna@example.com\n"
+        "Bad Phone,12,bad@example.com\n"
+        "مریم رضایی,+98 912 345 6789,maryam@example.org\n",
+        encoding="utf-8",
+    )
+    assert run(config, "crm", "import", "customers", str(csv_file)) == 1
+    captured = capsys.readouterr()
+    assert f"{csv_file}:3: phone:" in captured.err
+    assert "3 rows: 2 created, 0 updated, 0 unchanged, 1 rejected" in captured.out
+    assert run(config, "crm", "import", "customers", str(csv_file)) == 1
+    assert "3 rows: 0 created, 0 updated, 2 unchanged, 1 rejected" in capsys.readouterr().out
+    missing = config.parent / "missing.csv"
+    assert run(config, "crm", "import", "customers", str(missing)) == 1
+    assert "missing.csv" in capsys.readouterr().err
