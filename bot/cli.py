@@ -157,6 +157,13 @@ async def run_server(settings: Settings, args: argparse.Namespace) -> int:
 # -- parsing ---------------------------------------------------------------------------------------
 
 
+def extra_command_groups() -> list[Callable[[Any, Callable[..., argparse.ArgumentParser]], None]]:
+    """Command groups that live beside the code they drive (bot/cli_*.py), registered here."""
+    from bot import cli_nlu, cli_routing
+
+    return [cli_nlu.register, cli_routing.register]
+
+
 def parser() -> argparse.ArgumentParser:
     root = argparse.ArgumentParser(prog="frontdesk", description=__doc__)
     root.add_argument(
@@ -209,6 +216,9 @@ def parser() -> argparse.ArgumentParser:
     create.add_argument(
         "--password-stdin", action="store_true", help="read the password from stdin"
     )
+
+    for register in extra_command_groups():
+        register(groups, command)
 
     run = command(groups, "run", run_server, "serve Frontdesk over HTTP")
     run.add_argument("--host")

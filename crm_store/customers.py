@@ -40,6 +40,17 @@ class NewCustomer:
     notes: str | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class NewInteraction:
+    customer_id: int
+    channel: Channel
+    direction: Direction
+    text: str | None
+    intent: str | None = None
+    conversation_id: str | None = None
+    occurred_at: datetime | None = None
+
+
 PROFILE_FIELDS = frozenset(
     {
         "full_name",
@@ -213,6 +224,54 @@ class CustomerDirectory:
             await session.flush()
             return mapping.identity(row)
 
+    async def link_verified_phone(
+        self, channel: Channel, external_id: str, phone: str
+    ) -> CustomerRecord:
+        """A channel proved that `external_id` owns `phone`: join them under one customer.
+
+        If another customer already holds the phone, the channel identity moves to that
+        customer (never a second profile); otherwise the phone is added, verified, to the
+        channel identity's customer. Returns the customer who now holds both.
+        """
+        external_id = self.normalize(channel, external_id)
+        phone = self.normalize(Channel.PHONE, phone)
+        now = self._clock()
+        async with self._db.transaction() as session:
+            ident = await self._identity_row(session, channel, external_id)
+            if ident is None:
+                raise NotFound(f"{channel.value} identity", external_id)
+            phone_row = await self._identity_row(session, Channel.PHONE, phone)
+            if phone_row is None:
+                phone_row = m.Identity(
+                    customer_id=ident.customer_id,
+                    channel=Channel.PHONE,
+                    external_id=phone,
+                    created_at=now,
+                )
+                session.add(phone_row)
+            ident.customer_id = phone_row.customer_id
+            for row in (ident, phone_row):
+                if not row.verified:
+                    row.verified, row.verified_at = True, now
+            await session.flush()
+            return mapping.customer(await self._row(session, phone_row.customer_id))
+
+    async def identity(self, channel: Channel, external_id: str) -> IdentityRecord | None:
+        external_id = self.normalize(channel, external_id)
+        async with self._db.transaction() as session:
+            row = await self._identity_row(session, channel, external_id)
+            return None if row is None else mapping.identity(row)
+
+    @staticmethod
+    async def _identity_row(
+        session: AsyncSession, channel: Channel, external_id: str
+    ) -> m.Identity | None:
+        return await session.scalar(
+            select(m.Identity).where(
+                m.Identity.channel == channel, m.Identity.external_id == external_id
+            )
+        )
+
     async def verify_identity(self, channel: Channel, external_id: str) -> IdentityRecord:
         return await self._update_identity(channel, external_id, verified=True)
 
@@ -279,6 +338,23 @@ class CustomerDirectory:
             session.add(row)
             await session.flush()
             return mapping.interaction(row)
+
+    async def record_interactions(self, items: Iterable[NewInteraction]) -> None:
+        """Several history entries in one transaction (a conversation turn: in and out)."""
+        rows = [
+            m.Interaction(
+                customer_id=item.customer_id,
+                channel=item.channel,
+                direction=item.direction,
+                text=clean_text("text", item.text, m.TEXT_MAX),
+                intent=clean_text("intent", item.intent, 100),
+                conversation_id=clean_text("conversation_id", item.conversation_id, 100),
+                occurred_at=item.occurred_at or self._clock(),
+            )
+            for item in items
+        ]
+        async with self._db.transaction() as session:
+            session.add_all(rows)
 
     async def record_transaction(
         self,

@@ -1,0 +1,51 @@
+"""Who is writing: the channel identity resolved to a CRM customer, and how sure we are."""
+
+from __future__ import annotations
+
+import logging
+
+from bot.dialogue.messages import InboundMessage
+from bot.dialogue.state import ConversationState
+from crm_store.errors import NotFound
+from crm_store.records import CustomerRecord
+from crm_store.store import CrmStore
+
+log = logging.getLogger(__name__)
+
+NEW_CONTACT = "New contact"  # the name of a lead created from an unknown identity
+
+
+async def recognise(
+    store: CrmStore, message: InboundMessage, state: ConversationState
+) -> CustomerRecord:
+    """The customer behind the message; an unknown identity becomes a new lead holding it.
+
+    Verification only ever goes up within a conversation: a proof from the channel (signed web
+    identity, Telegram contact) marks the identity verified in the CRM and links a proven phone
+    number to the customer who already owns it.
+    """
+    customer = None
+    if state.customer_id is not None:
+        try:
+            customer = await store.customers.get(state.customer_id)
+        except NotFound:
+            customer = None
+    if customer is None or customer.erased:
+        customer, created = await store.customers.resolve(
+            message.channel, message.sender_id, name=NEW_CONTACT
+        )
+        identity = await store.customers.identity(message.channel, message.sender_id)
+        state.customer_id = customer.id
+        state.verified = bool(identity and identity.verified)
+        state.language = customer.language
+        if created:
+            log.info("new lead %s for %s", customer.id, message.conversation_id)
+    if message.verified_phone:
+        customer = await store.customers.link_verified_phone(
+            message.channel, message.sender_id, message.verified_phone
+        )
+        state.customer_id, state.verified = customer.id, True
+    elif message.verified and not state.verified:
+        await store.customers.verify_identity(message.channel, message.sender_id)
+        state.verified = True
+    return customer

@@ -1,0 +1,26 @@
+"""Every Redis key the dialogue uses, with its TTL and owner (routing keeps its own).
+
+- `fd:conv:{conversation_id}` (string, TTL state_ttl, default 7 days): conversation state, owned
+  by the ConversationStore. Lost = the conversation starts afresh; the contact history stays in
+  the database.
+- `fd:lock:{conversation_id}` (string, TTL lock_ttl, renewed while held): the conversation lock,
+  owned by its holder's token.
+- `fd:seen:{channel}:{message_id}` (string, TTL dedupe_ttl, default 1 day): the replies sent for a
+  message id, owned by the Deduplicator and replayed to a retry.
+"""
+
+from __future__ import annotations
+
+PREFIX = "fd:"
+
+
+def conversation(conversation_id: str) -> str:
+    return f"{PREFIX}conv:{conversation_id}"
+
+
+def lock(conversation_id: str) -> str:
+    return f"{PREFIX}lock:{conversation_id}"
+
+
+def seen(channel: str, message_id: str) -> str:
+    return f"{PREFIX}seen:{channel}:{message_id}"

@@ -1,0 +1,131 @@
+"""Conversation state, lock and dedupe: one contract, run on memory and on a real Redis."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+import redis.asyncio as aioredis
+
+from bot.dialogue.dedupe import MemoryDeduplicator, RedisDeduplicator
+from bot.dialogue.lock import LockTimeout, MemoryConversationLock, RedisConversationLock
+from bot.dialogue.messages import Button, Reply
+from bot.dialogue.state import ConversationState, MemoryConversationStore, StateConflict
+from bot.dialogue.state_redis import RedisConversationStore
+
+
+@dataclass
+class Live:
+    states: Any
+    lock_factory: Any  # (wait_seconds, ttl_seconds) -> lock
+    dedupe: Any
+    client: aioredis.Redis | None
+
+
+@pytest.fixture
+def memory_live() -> Live:
+    return Live(
+        MemoryConversationStore(),
+        lambda wait, ttl: MemoryConversationLock(wait_seconds=wait),
+        MemoryDeduplicator(),
+        None,
+    )
+
+
+@pytest.fixture
+async def redis_live(redis_url: str) -> AsyncIterator[Live]:
+    client = aioredis.Redis.from_url(redis_url)
+    try:
+        yield Live(
+            RedisConversationStore(client),
+            lambda wait, ttl: RedisConversationLock(client, ttl_seconds=ttl, wait_seconds=wait),
+            RedisDeduplicator(client),
+            client,
+        )
+    finally:
+        await client.aclose()
+
+
+@pytest.fixture(params=["memory", "redis"])
+def live(request: pytest.FixtureRequest) -> Live:
+    result: Live = request.getfixturevalue(f"{request.param}_live")
+    return result
+
+
+async def test_state_round_trips_and_revisions_guard_lost_updates(live: Live) -> None:
+    assert await live.states.load("web:anna") is None
+    state = ConversationState("web:anna", customer_id=1, flow="book", slots={"service": "cleaning"})
+    await live.states.save(state)
+    assert state.revision == 1
+    loaded = await live.states.load("web:anna")
+    assert loaded == state
+    stale = await live.states.load("web:anna")
+    loaded.slots["time"] = "2026-11-24T15:00:00+00:00"
+    await live.states.save(loaded)
+    stale.flow = None
+    with pytest.raises(StateConflict):
+        await live.states.save(stale)
+    assert (await live.states.load("web:anna")).slots["time"].startswith("2026-11-24")
+    await live.states.delete("web:anna")
+    assert await live.states.load("web:anna") is None
+
+
+async def test_the_lock_runs_one_holder_at_a_time_in_arrival_order(live: Live) -> None:
+    lock = live.lock_factory(5.0, 2.0)
+    inside = 0
+    peak = 0
+    order: list[int] = []
+
+    async def worker(n: int) -> None:
+        nonlocal inside, peak
+        async with lock.hold("tg:42"):
+            inside += 1
+            peak = max(peak, inside)
+            order.append(n)
+            await asyncio.sleep(0.01)
+            inside -= 1
+
+    await asyncio.gather(*(worker(n) for n in range(10)))
+    assert peak == 1 and sorted(order) == list(range(10))
+    # Other conversations are not blocked by this one.
+    async with lock.hold("tg:42"):
+        async with asyncio.timeout(1):
+            async with lock.hold("tg:43"):
+                pass
+
+
+async def test_a_waiter_gives_up_with_lock_timeout(live: Live) -> None:
+    lock = live.lock_factory(0.2, 2.0)
+    async with lock.hold("web:x"):
+        with pytest.raises(LockTimeout):
+            async with lock.hold("web:x"):
+                pass
+    async with lock.hold("web:x"):  # released properly after the timeout
+        pass
+
+
+async def test_redis_lock_is_renewed_while_held_and_freed_if_the_holder_dies(
+    redis_live: Live,
+) -> None:
+    live = redis_live
+    assert live.client is not None
+    lock = live.lock_factory(3.0, 0.3)
+    async with lock.hold("web:slow"):
+        await asyncio.sleep(0.8)  # longer than the TTL: renewal keeps it ours
+        assert await live.client.get("fd:lock:web:slow") is not None
+    # A holder that died: its key expires after the TTL and the next one gets in.
+    await live.client.set("fd:lock:web:dead", "someone-else", px=300)
+    async with asyncio.timeout(2):
+        async with lock.hold("web:dead"):
+            pass
+
+
+async def test_dedupe_replays_the_replies_of_a_seen_message(live: Live) -> None:
+    assert await live.dedupe.replies_for("rest", "m-1") is None
+    replies = [Reply("Pick one", buttons=(Button("Friday 10:00", '/choose{"slot": 1}'),))]
+    await live.dedupe.remember("rest", "m-1", replies)
+    assert await live.dedupe.replies_for("rest", "m-1") == replies
+    assert await live.dedupe.replies_for("telegram", "m-1") is None

@@ -1,0 +1,96 @@
+"""The REST channel end to end: Rasa's wire format in, the dialogue engine, the contact history."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestClient, TestServer
+from pydantic import SecretStr
+
+from bot.channels.identity import sign
+from bot.channels.rest import PATH, RestChannel
+from crm_store.enums import Channel, Direction
+from crm_store.store import CrmStore
+from tests.dialogue_support import demo_settings, make_engine
+
+SECRET = "test-identity-secret"
+
+
+@pytest.fixture
+async def client(store: CrmStore) -> AsyncIterator[TestClient]:
+    engine = make_engine(demo_settings("sqlite+aiosqlite://"), store)
+    app = web.Application()
+    app.add_routes(RestChannel(engine.handle, SecretStr(SECRET), store.clock).routes())
+    client = TestClient(TestServer(app))
+    await client.start_server()
+    yield client
+    await client.close()
+
+
+async def say(client: TestClient, sender: str, text: str, **metadata: object) -> list[dict]:
+    response = await client.post(
+        PATH, json={"sender": sender, "message": text, "metadata": metadata}
+    )
+    assert response.status == 200, await response.text()
+    return await response.json()
+
+
+async def test_a_stranger_becomes_a_lead_and_the_turn_is_in_the_history(
+    client: TestClient, store: CrmStore
+) -> None:
+    replies = await say(client, "visitor-1", "hello")
+    assert replies[0]["recipient_id"] == "visitor-1"
+    assert "Lindenhof Clinic" in replies[0]["text"]
+    assert replies[0]["buttons"][0]["payload"] == "/book_appointment"
+    customer = await store.customers.find_by_identity(Channel.REST, "visitor-1")
+    assert customer is not None and customer.tier.value == "lead"
+    view = await store.views.view(customer.id)
+    history = [(i.direction, i.text) for i in reversed(view.recent_interactions)]
+    assert history[0] == (Direction.INBOUND, "hello")
+    assert history[1][0] is Direction.OUTBOUND and history[1][1] == replies[0]["text"]
+
+
+async def test_a_signed_identity_verifies_and_a_wrong_hash_stays_anonymous(
+    client: TestClient, store: CrmStore
+) -> None:
+    await say(client, "s-1", "hi", identity={"user_id": "anna", "hash": "0" * 64})
+    assert await store.customers.identity(Channel.WEB, "anna") is None
+    await say(client, "s-1", "hi", identity={"user_id": "anna", "hash": sign("anna", SECRET)})
+    identity = await store.customers.identity(Channel.WEB, "anna")
+    assert identity is not None and identity.verified
+
+
+async def test_a_retried_message_id_is_processed_once(client: TestClient, store: CrmStore) -> None:
+    first = await say(client, "retry-1", "thanks", message_id="m-77")
+    again = await say(client, "retry-1", "thanks", message_id="m-77")
+    assert first == again
+    customer = await store.customers.find_by_identity(Channel.REST, "retry-1")
+    view = await store.views.view(customer.id)
+    assert len(view.recent_interactions) == 2  # one in, one out
+
+
+@pytest.mark.parametrize(
+    ("body", "reason"),
+    [
+        (b"not json", "not JSON"),
+        (b"[]", "JSON object"),
+        (b'{"sender": "", "message": "hi"}', "sender"),
+        (b'{"sender": "a b", "message": "hi"}', "sender"),
+        (b'{"sender": "ok", "message": 5}', "message"),
+        (b'{"sender": "ok", "message": "hi", "metadata": []}', "metadata"),
+    ],
+)
+async def test_bad_requests_get_400_with_a_reason(
+    client: TestClient, body: bytes, reason: str
+) -> None:
+    response = await client.post(PATH, data=body, headers={"Content-Type": "application/json"})
+    assert response.status == 400
+    assert reason in (await response.json())["error"]
+
+
+async def test_two_misses_in_a_row_offer_intents_then_escalate(client: TestClient) -> None:
+    first = await say(client, "lost-1", "qwerty asdf")
+    payloads = [b["payload"] for b in first[0]["buttons"]]
+    assert payloads == ["/book_appointment", "/ask_advice", "/request_human"]
