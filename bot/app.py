@@ -4,10 +4,22 @@ from __future__ import annotations
 
 import html
 from collections.abc import AsyncIterator
+from pathlib import Path
 
+import redis.asyncio as aioredis
 from aiohttp import web
 
 from bot.config import Settings
+from bot.dialogue.availability import SlotFinder
+from bot.dialogue.dedupe import MemoryDeduplicator, RedisDeduplicator
+from bot.dialogue.engine import DialogueEngine
+from bot.dialogue.lock import MemoryConversationLock, RedisConversationLock
+from bot.dialogue.ports import Interpreter
+from bot.dialogue.router import Router
+from bot.dialogue.services import DialogueServices
+from bot.dialogue.state import MemoryConversationStore
+from bot.dialogue.state_redis import RedisConversationStore
+from bot.dialogue.templates import Templates
 from bot.http_errors import error_middleware, json_error
 from bot.resources import open_crm, open_redis
 from crm_store.clock import Clock, system_clock
@@ -44,6 +56,59 @@ def build_app(settings: Settings, *, clock: Clock = system_clock) -> web.Applica
     app.router.add_get("/", index)
     app.router.add_get("/healthz", healthz)
     return app
+
+
+def build_engine(
+    settings: Settings,
+    store: CrmStore,
+    interpreter: Interpreter,
+    *,
+    clock: Clock = system_clock,
+    redis: aioredis.Redis | None = None,
+    knowledge: object | None = None,
+    routing: object | None = None,
+) -> DialogueEngine:
+    """The dialogue with its live layer: Redis when configured, else in-process memory."""
+    from bot.dialogue.flows import Flow
+    from bot.dialogue.flows.basics import BasicsFlow
+    from bot.dialogue.flows.booking import BookingFlow
+    from bot.dialogue.flows.my_appointments import (
+        CancelFlow,
+        ListAppointmentsFlow,
+        RescheduleFlow,
+    )
+    from bot.dialogue.flows.verification import VerificationFlow
+
+    services = DialogueServices(
+        settings=settings,
+        store=store,
+        interpreter=interpreter,
+        templates=Templates.load(Path(settings.dialogue.templates)),
+        clock=clock,
+        slots=SlotFinder.from_settings(settings, store.appointments, clock),
+        knowledge=knowledge,
+        routing=routing,
+    )
+    flows: list[Flow] = [
+        BasicsFlow(),
+        VerificationFlow(),
+        BookingFlow(),
+        ListAppointmentsFlow(),
+        CancelFlow(),
+        RescheduleFlow(),
+    ]
+    router = Router(flows, fallback_threshold=settings.nlu.fallback_threshold)
+    if redis is not None:
+        return DialogueEngine(
+            services,
+            router,
+            RedisConversationStore(redis),
+            RedisConversationLock(redis),
+            RedisDeduplicator(redis),
+        )
+    return DialogueEngine(
+        services, router, MemoryConversationStore(), MemoryConversationLock(), MemoryDeduplicator()
+    )
 
 
 async def index(request: web.Request) -> web.Response:

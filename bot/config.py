@@ -317,8 +317,26 @@ class KnowledgeBaseSettings(_Model):
     folder: str = "kb"
 
 
+class BookingSettings(_Model):
+    calendar: str | None = None  # the calendar whose holidays close the practice
+    slot_step: Duration = timedelta(minutes=15)
+    min_notice: Duration = timedelta(hours=2)
+    horizon_days: int = Field(default=60, ge=1, le=366)
+    reminder_before: Duration = timedelta(hours=24)
+
+
+class DialogueSettings(_Model):
+    templates: str = "templates"  # folder of <language>.yml message files
+    state_ttl: Duration = timedelta(days=7)  # a conversation idle this long starts afresh
+    emergency_guidance: str = (
+        "If this is a medical emergency, call 999 now. "
+        "For urgent advice that is not an emergency, call NHS 111."
+    )
+
+
 class Settings(_Model):
     business: BusinessSettings
+    dialogue: DialogueSettings = DialogueSettings()
     stores: StoreSettings = StoreSettings()
     server: ServerSettings = ServerSettings()
     channels: ChannelSettings = ChannelSettings()
@@ -332,6 +350,7 @@ class Settings(_Model):
     tiers: TierSettings = TierSettings()
     clv: ClvSettings = ClvSettings()
     knowledge_base: KnowledgeBaseSettings = KnowledgeBaseSettings()
+    booking: BookingSettings = BookingSettings()
 
     @model_validator(mode="after")
     def _cross_references(self) -> Settings:
@@ -346,6 +365,9 @@ class Settings(_Model):
             if service.skill not in skills:
                 reason = f"no resource offers the skill {service.skill!r}"
                 problems.append((("services", i, "skill"), reason))
+        holidays = self.booking.calendar
+        if holidays is not None and holidays not in self.calendars:
+            problems.append((("booking", "calendar"), _undefined("calendar", holidays)))
         _raise_any(problems)
         zone = self.business.timezone
         resolved = tuple(

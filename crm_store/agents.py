@@ -89,6 +89,11 @@ class AgentDirectory:
             return None
         return None if row is None else mapping.agent(row)
 
+    async def get(self, agent_id: int) -> AgentRecord | None:
+        async with self._db.transaction() as session:
+            row = await session.get(m.Agent, agent_id)
+            return None if row is None else mapping.agent(row)
+
     async def all(self) -> list[AgentRecord]:
         async with self._db.transaction() as session:
             return [

@@ -1,4 +1,4 @@
-"""The ticket's vocabulary and its append-only event log: the record every metric is computed from."""
+"""The ticket vocabulary and its append-only event log, the record every metric comes from."""
 
 from __future__ import annotations
 
@@ -37,7 +37,8 @@ class EventKind(StrEnum):
     OFFER_DECLINED = "offer_declined"  # agent_id
     OFFER_TIMED_OUT = "offer_timed_out"  # agent_id
     ASSIGNED = "assigned"  # agent_id, via ("pull" | "push" | "transfer" | "supervisor")
-    TRANSFERRED = "transferred"  # from_queue, to_queue, from_agent_id, to_agent_id (any may be None)
+    # from_queue, to_queue, from_agent_id, to_agent_id (any may be None)
+    TRANSFERRED = "transferred"
     WAITING_ON_CUSTOMER = "waiting_on_customer"  # (none): SLA clocks pause
     RESUMED = "resumed"  # (none): back to assigned, clocks run again
     CUSTOMER_MESSAGE = "customer_message"  # text (may be omitted for privacy)
@@ -45,7 +46,8 @@ class EventKind(StrEnum):
     NOTE = "note"  # agent_id, text (internal)
     PRIORITY_CHANGED = "priority_changed"  # priority, reason
     POLICY_CHANGED = "policy_changed"  # from_policy, to_policy
-    SLA_WARNING = "sla_warning"  # target ("first_response" | "next_response" | "resolution"), due_at, reason
+    # target ("first_response" | "next_response" | "resolution"), due_at, reason
+    SLA_WARNING = "sla_warning"
     SLA_BREACHED = "sla_breached"  # target, due_at
     OVERFLOWED = "overflowed"  # from_queue, to_queue
     RESOLVED = "resolved"  # agent_id, code

@@ -9,6 +9,7 @@ from bot.dialogue.dedupe import Deduplicator
 from bot.dialogue.identity import recognise
 from bot.dialogue.lock import ConversationLock
 from bot.dialogue.messages import InboundMessage, Reply
+from bot.dialogue.outbox import ChannelOutbound
 from bot.dialogue.router import Router
 from bot.dialogue.services import DialogueServices
 from bot.dialogue.state import ConversationState, ConversationStore
@@ -36,8 +37,10 @@ class DialogueEngine:
         states: ConversationStore,
         locks: ConversationLock,
         dedupe: Deduplicator,
+        outbound: ChannelOutbound | None = None,
     ) -> None:
         self.services = services
+        self.outbound = outbound
         self.router = router
         self._states = states
         self._locks = locks
@@ -73,11 +76,17 @@ class DialogueEngine:
             text, reference_time=now, timezone=customer.timezone
         )
         turn = Turn(message, state, customer, parse, now, services)
+        cid = message.conversation_id
+        waiting = await self.outbound.outbox.drain(cid) if self.outbound else []
+        if self.outbound:
+            self.outbound.begin_turn(cid)
         try:
             await self.router.route(turn)
         except Exception:
-            log.exception("dialogue failed in %s", message.conversation_id)
+            log.exception("dialogue failed in %s", cid)
             turn.replies = [Reply(turn.text("error"))]
+        finally:
+            pushed = self.outbound.end_turn(cid) if self.outbound else []
         await services.store.customers.record_interactions(
             [
                 NewInteraction(
@@ -103,4 +112,4 @@ class DialogueEngine:
             ]
         )
         await self._states.save(state)
-        return turn.replies
+        return [*waiting, *turn.replies, *pushed]

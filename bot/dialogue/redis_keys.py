@@ -7,6 +7,8 @@
   owned by its holder's token.
 - `fd:seen:{channel}:{message_id}` (string, TTL dedupe_ttl, default 1 day): the replies sent for a
   message id, owned by the Deduplicator and replayed to a retry.
+- `fd:outbox:{conversation_id}` (list, TTL outbox_ttl, default 1 day): messages for a channel that
+  cannot push (REST), owned by the Outbox; delivered before the next turn's replies.
 """
 
 from __future__ import annotations
@@ -24,3 +26,7 @@ def lock(conversation_id: str) -> str:
 
 def seen(channel: str, message_id: str) -> str:
     return f"{PREFIX}seen:{channel}:{message_id}"
+
+
+def outbox(conversation_id: str) -> str:
+    return f"{PREFIX}outbox:{conversation_id}"

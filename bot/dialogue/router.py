@@ -7,6 +7,7 @@ from collections.abc import Iterable
 
 from bot.dialogue.flows import Flow
 from bot.dialogue.flows.basics import fallback
+from bot.dialogue.flows.verification import VerificationFlow
 from bot.dialogue.turn import Turn
 from nlu.types import FALLBACK_INTENT
 
@@ -20,6 +21,20 @@ class Router:
         self._flows = {flow.name: flow for flow in flows}
         self._by_intent = {intent: flow for flow in self._flows.values() for intent in flow.intents}
         self._threshold = fallback_threshold
+        for flow in self._flows.values():
+            if hasattr(flow, "router"):
+                flow.router = self
+
+    def verification(self) -> VerificationFlow:
+        flow = self._flows["verify"]
+        assert isinstance(flow, VerificationFlow)
+        return flow
+
+    async def start_intent(self, turn: Turn, intent: str) -> None:
+        """Start the flow of `intent` as if the customer had just asked for it."""
+        flow = self._by_intent.get(intent)
+        if flow is not None:
+            await self._start(turn, flow)
 
     def flow(self, name: str) -> Flow:
         return self._flows[name]
