@@ -182,9 +182,23 @@ class ChannelSettings(_Model):
 
 
 class NluSettings(_Model):
-    training_data: tuple[str, ...] = ("data/nlu",)
+    training_data: tuple[str, ...] = ("nlu/data",)
     model_dir: str = "models/nlu"
     fallback_threshold: float = Field(default=0.4, ge=0, le=1)
+    backend: Literal["local", "remote"] = "local"
+    remote_url: WebUrl | None = None  # an existing Rasa server, for backend: remote
+    remote_token: SecretStr | None = Field(default=None, repr=False)
+    remote_timeout: Duration = timedelta(seconds=5)
+    max_text_chars: int = Field(default=2000, ge=1, le=100_000)
+    dense: bool = False  # MiniLM sentence embeddings (optional packages; see docs/nlu.md)
+    seed: int = 0
+    train_jobs: int = Field(default=2, ge=1, le=64)
+
+    @model_validator(mode="after")
+    def _remote_needs_url(self) -> NluSettings:
+        if self.backend == "remote" and not self.remote_url:
+            _raise_any([(("remote_url",), "required while backend is remote")])
+        return self
 
 
 class CalendarSettings(_Model):
@@ -242,6 +256,27 @@ class QueueSettings(_Model):
 class RoutingSettings(_Model):
     offer_timeout: Duration = timedelta(seconds=30)
     presence_ttl: Duration = timedelta(seconds=60)
+    push_offers: bool = True  # offer new tickets to agents; false: agents only pull
+    ageing_per_minute: float = Field(default=10.0, gt=0)  # priority points per minute waited
+    sla_pressure_per_minute: float = Field(default=5.0, ge=0)  # points per minute nearer breach
+    tier_points: dict[Tier, int] = Field(
+        default_factory=lambda: {Tier.PLATINUM: 300, Tier.GOLD: 200, Tier.IRON: 100, Tier.LEAD: 0}
+    )
+    urgency_points: dict[str, int] = Field(
+        default_factory=lambda: {"normal": 0, "complaint": 150, "emergency": 1000}
+    )
+    default_handle_time: Duration = timedelta(minutes=5)  # wait estimates before any data
+
+    @model_validator(mode="after")
+    def _known_urgencies(self) -> RoutingSettings:
+        known = ("normal", "complaint", "emergency")
+        _raise_any(
+            [
+                (("urgency_points", urgency), f"unknown urgency: use {', '.join(known)}")
+                for urgency in sorted(set(self.urgency_points) - set(known))
+            ]
+        )
+        return self
 
 
 class ServiceSettings(_Model):

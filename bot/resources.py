@@ -44,7 +44,11 @@ async def open_crm(
 @asynccontextmanager
 async def open_redis(url: str) -> AsyncIterator[aioredis.Redis]:
     """A connected client; raises BackendUnavailable when the server does not answer PING."""
-    client = aioredis.Redis.from_url(url, socket_connect_timeout=5, health_check_interval=30)
+    # A blocking pool waits for a free connection instead of failing past max_connections.
+    pool = aioredis.BlockingConnectionPool.from_url(
+        url, max_connections=200, timeout=10, socket_connect_timeout=5, health_check_interval=30
+    )
+    client = aioredis.Redis(connection_pool=pool)
     try:
         try:
             await client.ping()
@@ -53,6 +57,7 @@ async def open_redis(url: str) -> AsyncIterator[aioredis.Redis]:
         yield client
     finally:
         await client.aclose()
+        await pool.aclose()
 
 
 def _safe(url: str) -> str:

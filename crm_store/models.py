@@ -13,6 +13,7 @@ from sqlalchemy import (
     CheckConstraint,
     Date,
     Enum,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -194,3 +195,104 @@ class Agent(Base):
     capacity: Mapped[int] = mapped_column(Integer, default=3)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime]
+
+
+# -- tickets (routing's record; the vocabulary lives in routing.events, mirrored here by value) ----
+
+TICKET_STATUSES = ("queued", "offered", "assigned", "waiting_on_customer", "resolved", "abandoned")
+TICKET_URGENCIES = ("normal", "complaint", "emergency")
+
+
+def _value_enum(name: str, values: tuple[str, ...]) -> Enum:
+    return Enum(*values, name=name, native_enum=False, length=20, validate_strings=True)
+
+
+class Ticket(Base):
+    """An incident handed to people: its current state. The history is in ticket_events."""
+
+    __tablename__ = "tickets"
+    __table_args__ = (
+        Index("ix_tickets_status_queue", "status", "queue"),
+        Index("ix_tickets_assigned_agent_id_status", "assigned_agent_id", "status"),
+        Index("ix_tickets_customer_id_created_at", "customer_id", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id", ondelete="CASCADE"))
+    queue: Mapped[str] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(_value_enum("ticketstatus", TICKET_STATUSES))
+    priority: Mapped[int] = mapped_column(Integer)
+    tier: Mapped[Tier] = mapped_column(str_enum(Tier))
+    urgency: Mapped[str] = mapped_column(_value_enum("urgency", TICKET_URGENCIES))
+    channel: Mapped[Channel] = mapped_column(str_enum(Channel))
+    conversation_id: Mapped[str | None] = mapped_column(String(100), index=True)
+    reason: Mapped[str | None] = mapped_column(Text)
+    intent: Mapped[str | None] = mapped_column(String(100))
+    confidence: Mapped[float | None] = mapped_column(Float)
+    assigned_agent_id: Mapped[int | None] = mapped_column(ForeignKey("agents.id"))
+    sla_policy: Mapped[str] = mapped_column(String(64))
+    # The seq of the ticket's last event: bumping it is how an event append takes the row lock.
+    last_seq: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+    first_response_at: Mapped[datetime | None]
+    resolved_at: Mapped[datetime | None]
+    rating: Mapped[int | None] = mapped_column(Integer)
+
+
+class TicketEvent(Base):
+    """One entry of a ticket's append-only log (never updated, never deleted by the code)."""
+
+    __tablename__ = "ticket_events"
+    __table_args__ = (
+        UniqueConstraint("ticket_id", "seq"),
+        Index("ix_ticket_events_kind_at", "kind", "at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id", ondelete="CASCADE"))
+    seq: Mapped[int] = mapped_column(Integer)
+    kind: Mapped[str] = mapped_column(String(32))
+    at: Mapped[datetime]
+    actor: Mapped[str] = mapped_column(String(100))
+    data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+# -- the dialogue's records: advice questions (for the gaps report) and appointment reminders ----
+
+
+class KnowledgeQuestion(Base):
+    """A question the bot answered from the knowledge base, or could not; and whether it helped."""
+
+    __tablename__ = "knowledge_questions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    customer_id: Mapped[int | None] = mapped_column(
+        ForeignKey("customers.id", ondelete="SET NULL"), index=True
+    )
+    question: Mapped[str | None] = mapped_column(Text)  # None once the customer is erased
+    article_slug: Mapped[str | None] = mapped_column(String(100))
+    confidence: Mapped[float] = mapped_column(Float)
+    sure: Mapped[bool] = mapped_column(Boolean)
+    helpful: Mapped[bool | None] = mapped_column(Boolean)
+    asked_at: Mapped[datetime] = mapped_column(index=True)
+
+
+REMINDER_STATUSES = ("sending", "sent", "skipped", "failed")
+
+
+class Reminder(Base):
+    """One reminder per appointment start time: claimed before sending, so none repeats."""
+
+    __tablename__ = "reminders"
+    __table_args__ = (UniqueConstraint("appointment_id", "start_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    appointment_id: Mapped[int] = mapped_column(ForeignKey("appointments.id", ondelete="CASCADE"))
+    start_at: Mapped[datetime]  # the appointment's start when the reminder was claimed
+    status: Mapped[str] = mapped_column(_value_enum("reminderstatus", REMINDER_STATUSES))
+    channel: Mapped[Channel | None] = mapped_column(str_enum(Channel))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    claimed_at: Mapped[datetime]
+    sent_at: Mapped[datetime | None]
+    last_error: Mapped[str | None] = mapped_column(String(200))

@@ -2,8 +2,9 @@
 
 Erasure removes personal data and keeps anonymous aggregates: the customer row stays (with its
 tier and lifetime value) so that revenue, volumes and appointment counts still add up, but the
-name, birth date, notes, "how did you hear about us", every identity, and the text and
-conversation ids of every interaction are gone.
+name, birth date, notes, "how did you hear about us", every identity, the text and
+conversation ids of every interaction, the text of every advice question, and the reasons and
+message texts of every ticket are gone.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from enum import Enum
 from typing import Any
 
 from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm_store import mapping
 from crm_store import models as m
@@ -23,6 +25,7 @@ from crm_store.database import Database
 from crm_store.errors import NotFound
 
 ERASED_NAME = "[erased]"
+PERSONAL_EVENT_KEYS = frozenset({"text", "comment", "reason"})
 
 
 def _jsonable(value: Any) -> Any:
@@ -110,3 +113,25 @@ class PrivacyOffice:
                 .where(m.Interaction.customer_id == customer_id)
                 .values(text=None, conversation_id=None)
             )
+            await session.execute(
+                update(m.KnowledgeQuestion)
+                .where(m.KnowledgeQuestion.customer_id == customer_id)
+                .values(question=None)
+            )
+            await self._erase_tickets(session, customer_id)
+
+    @staticmethod
+    async def _erase_tickets(session: AsyncSession, customer_id: int) -> None:
+        """Ticket texts go (the one exception to the append-only event log); times, queues,
+        statuses and ratings stay for the service-level figures."""
+        tickets = select(m.Ticket.id).where(m.Ticket.customer_id == customer_id)
+        await session.execute(
+            update(m.Ticket)
+            .where(m.Ticket.customer_id == customer_id)
+            .values(reason=None, conversation_id=None)
+        )
+        for event in await session.scalars(
+            select(m.TicketEvent).where(m.TicketEvent.ticket_id.in_(tickets))
+        ):
+            if any(key in event.data for key in PERSONAL_EVENT_KEYS):
+                event.data = {k: v for k, v in event.data.items() if k not in PERSONAL_EVENT_KEYS}

@@ -12,8 +12,10 @@ from crm_store.clock import Clock, system_clock
 from crm_store.customer_view import CustomerViewer
 from crm_store.customers import CustomerDirectory
 from crm_store.database import Database, create_engine
+from crm_store.knowledge_log import KnowledgeLog
 from crm_store.migrate import require_current, upgrade
 from crm_store.privacy import PrivacyOffice
+from crm_store.reminders import ReminderBook
 from crm_store.segmentation import SegmentationPolicy
 from crm_store.tier_assignment import TierAssigner
 
@@ -43,6 +45,8 @@ class CrmStore:
         self.appointments = AppointmentBook(database, clock)
         self.agents = AgentDirectory(database, clock)
         self.privacy = PrivacyOffice(database, clock)
+        self.knowledge_log = KnowledgeLog(database, clock)
+        self.reminders = ReminderBook(database, clock)
 
     @classmethod
     @asynccontextmanager

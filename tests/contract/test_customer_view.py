@@ -31,6 +31,33 @@ PERSONAL = {
 }
 
 
+async def add_ticket(store: CrmStore, customer_id: int, text: str) -> None:
+    """A ticket with the customer's words in its reason and its event log."""
+    from crm_store.tiers import Tier
+    from routing.events import EventKind
+    from routing.ticket_store import SqlTicketStore
+    from routing.tickets import NewTicket, Step
+
+    tickets = SqlTicketStore(store.database)
+    new = NewTicket(
+        customer_id=customer_id,
+        queue="general",
+        tier=Tier.LEAD,
+        channel=Channel.WEB,
+        sla_policy="standard",
+        priority=0,
+        conversation_id=PERSONAL["conversation"],
+        reason=text,
+    )
+    change = await tickets.create(new, at=store.clock(), actor="bot", data={"reason": text})
+    await tickets.apply(
+        change.ticket.id,
+        [Step(EventKind.CUSTOMER_MESSAGE, {"text": text})],
+        at=store.clock(),
+        actor="customer",
+    )
+
+
 async def make_anna(store: CrmStore, clock) -> int:
     await seed_catalog(store)
     anna = await store.customers.create(
@@ -56,6 +83,8 @@ async def make_anna(store: CrmStore, clock) -> int:
             PERSONAL["said"],
             conversation_id=PERSONAL["conversation"],
         )
+    await store.knowledge_log.record_question(anna.id, PERSONAL["said"], None, 0.2, False)
+    await add_ticket(store, anna.id, PERSONAL["said"])
     await store.customers.record_transaction(anna.id, Decimal("80.00"), "GBP", "Dental cleaning")
     await store.customers.record_transaction(anna.id, Decimal("60.50"), "GBP", "Dental check-up")
     await store.appointments.book(anna.id, "cleaning", "sam-hill", clock() + timedelta(days=3))

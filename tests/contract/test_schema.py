@@ -13,7 +13,7 @@ from sqlalchemy.exc import IntegrityError
 from crm_store.database import Database, create_engine
 from crm_store.enums import AgentRole
 from crm_store.errors import InvalidInput, StoreUnavailable
-from crm_store.migrate import current_revision, upgrade
+from crm_store.migrate import current_revision, head_revision, upgrade
 from crm_store.models import Base
 from crm_store.store import CrmStore
 from crm_store.utc import UtcDateTime
@@ -31,13 +31,13 @@ async def test_migrated_schema_matches_the_models(store: CrmStore) -> None:
     async with store.database.engine.connect() as connection:
         differences = await connection.run_sync(diff)
     assert differences == []
-    assert await current_revision(store.database) == "0001"
+    assert await current_revision(store.database) == head_revision()
 
 
 async def test_upgrade_is_idempotent(store: CrmStore) -> None:
     await upgrade(store.database)
     await upgrade(store.database)
-    assert await current_revision(store.database) == "0001"
+    assert await current_revision(store.database) == head_revision()
 
 
 async def test_the_database_itself_refuses_overlaps(store: CrmStore) -> None:

@@ -25,11 +25,13 @@ from typing import Any
 
 import yaml
 from aiohttp.test_utils import TestClient
+from sqlalchemy import select
 
 from bot.channels.identity import sign
 from bot.channels.rest import PATH
 from bot.durations import parse_duration
 from crm_store.enums import Channel
+from crm_store.models import Ticket
 from crm_store.store import CrmStore
 from tests.conftest import FakeClock
 
@@ -60,10 +62,48 @@ def _matches(expected: str, text: str) -> bool:
     return expected.lower() in text.lower()
 
 
-async def run_turns(client: TestClient, clock: FakeClock, conversation: Conversation) -> None:
+class Desk:
+    """An agent working the desk during a conversation: `agent: take | say: ... | resolve`."""
+
+    def __init__(self, bot: Any) -> None:
+        self.bot = bot
+        self.agent_id: int | None = None
+        self.ticket_id: int | None = None
+
+    async def act(self, step: dict[str, Any]) -> None:
+        routing = self.bot.routing
+        if self.agent_id is None:
+            agent = await self.bot.store.agents.create(
+                "maria",
+                "a long enough password",
+                display_name="Maria",
+                skills=["reception", "booking", "billing", "nursing", "triage"],
+            )
+            self.agent_id = agent.id
+            await routing.sign_in(agent.id)
+        if step.get("agent") == "take":
+            ticket = await routing.next_ticket(self.agent_id)
+            if ticket is None:  # it was pushed to us as an offer
+                (ticket,) = await routing.my_tickets(self.agent_id) or [None]
+            assert ticket is not None, "no ticket for the agent"
+            self.ticket_id = ticket.id
+        elif step.get("agent") == "say":
+            assert self.ticket_id is not None
+            await routing.agent_message(self.ticket_id, self.agent_id, str(step["text"]))
+        elif step.get("agent") == "resolve":
+            assert self.ticket_id is not None
+            await routing.resolve(self.ticket_id, self.agent_id)
+
+
+async def run_turns(
+    client: TestClient, clock: FakeClock, conversation: Conversation, desk: Desk
+) -> None:
     sender = "someone"
     signed = False
     for number, turn in enumerate(conversation.data["turns"], start=1):
+        if "agent" in turn:
+            await desk.act(turn)
+            continue
         where = f"{conversation.path.name} turn {number} ({turn.get('say')!r})"
         sender = str(turn.get("sender", sender))
         signed = bool(turn.get("signed", signed))
@@ -113,6 +153,13 @@ async def check_store(store: CrmStore, conversation: Conversation) -> None:
             and (spec.get("service") is None or a["service_name"] == spec["service"])
         ]
         assert len(found) == spec["count"], f"{conversation.path.name}: appointments {found}"
+    for spec in then.get("tickets", []):
+        cid = await customer_id(store, spec["customer"])
+        async with store.database.transaction() as session:
+            rows = (await session.scalars(select(Ticket).where(Ticket.customer_id == cid))).all()
+        wanted = {k: v for k, v in spec.items() if k not in ("customer", "count")}
+        found = [r for r in rows if all(str(getattr(r, k)) == str(v) for k, v in wanted.items())]
+        assert len(found) == spec.get("count", 1), f"{conversation.path.name}: tickets {rows}"
     for spec in then.get("interactions", []):
         cid = await customer_id(store, spec["customer"])
         exported = await store.privacy.export(cid)

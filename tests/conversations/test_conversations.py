@@ -13,12 +13,20 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 from pydantic import SecretStr
 
-from bot.app import build_engine
 from bot.channels.rest import RestChannel
 from bot.demo_seed import DemoSeeder
+from bot.dialogue.knowledge import KnowledgeBase
+from bot.dialogue_setup import load_knowledge, open_dialogue
 from bot.resources import open_crm
 from tests.conftest import FakeClock
-from tests.conversations.runner import SECRET, Conversation, check_store, conversations, run_turns
+from tests.conversations.runner import (
+    SECRET,
+    Conversation,
+    Desk,
+    check_store,
+    conversations,
+    run_turns,
+)
 from tests.dialogue_support import RuleInterpreter, demo_settings
 
 SEEDED_AT = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
@@ -38,20 +46,26 @@ def seeded_db(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     yield path
 
 
+@pytest.fixture(scope="session")
+def knowledge() -> KnowledgeBase:
+    return load_knowledge(demo_settings("sqlite+aiosqlite://"))
+
+
 @pytest.mark.parametrize("conversation", conversations(), ids=lambda c: c.path.stem)
-async def test_conversation(conversation: Conversation, seeded_db: Path, tmp_path: Path) -> None:
+async def test_conversation(
+    conversation: Conversation, seeded_db: Path, tmp_path: Path, knowledge: KnowledgeBase
+) -> None:
     db = tmp_path / "clinic.db"
     shutil.copy(seeded_db, db)
     settings = demo_settings(f"sqlite+aiosqlite:///{db}")
     clock = FakeClock(conversation.now)
-    async with open_crm(settings, clock=clock) as store:
-        engine = build_engine(settings, store, RuleInterpreter(), clock=clock)
+    async with open_dialogue(settings, RuleInterpreter(), clock=clock, knowledge=knowledge) as bot:
         app = web.Application()
-        app.add_routes(RestChannel(engine.handle, SecretStr(SECRET), clock).routes())
+        app.add_routes(RestChannel(bot.engine.handle, SecretStr(SECRET), clock).routes())
         client = TestClient(TestServer(app))
         await client.start_server()
         try:
-            await run_turns(client, clock, conversation)
+            await run_turns(client, clock, conversation, Desk(bot))
         finally:
             await client.close()
-        await check_store(store, conversation)
+        await check_store(bot.store, conversation)

@@ -1,0 +1,87 @@
+"""Advice questions and their answers' helpfulness: the raw material of the gaps report."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import Integer, cast, func, or_, select
+
+from crm_store import models as m
+from crm_store.clock import Clock
+from crm_store.database import Database
+from crm_store.models import TEXT_MAX
+from crm_store.validation import clean_text
+
+
+@dataclass(frozen=True, slots=True)
+class KnowledgeGap:
+    """A question the knowledge base did not answer well, with how often it was asked."""
+
+    question: str
+    times: int
+    last_asked: datetime
+    article_slug: str | None
+    unhelpful: int
+
+
+class KnowledgeLog:
+    def __init__(self, database: Database, clock: Clock) -> None:
+        self._db = database
+        self._clock = clock
+
+    async def record_question(
+        self,
+        customer_id: int | None,
+        question: str,
+        article_slug: str | None,
+        confidence: float,
+        sure: bool,
+    ) -> int:
+        row = m.KnowledgeQuestion(
+            customer_id=customer_id,
+            question=clean_text("question", question, TEXT_MAX),
+            article_slug=article_slug,
+            confidence=float(confidence),
+            sure=sure,
+            asked_at=self._clock(),
+        )
+        async with self._db.transaction() as session:
+            session.add(row)
+            await session.flush()
+            return row.id
+
+    async def record_helpful(self, entry_id: int, customer_id: int | None, helpful: bool) -> bool:
+        """Store the answer to "Was this helpful?"; only the customer who asked may give it."""
+        async with self._db.transaction() as session:
+            row = await session.get(m.KnowledgeQuestion, entry_id)
+            if row is None or row.customer_id != customer_id:
+                return False
+            row.helpful = helpful
+            return True
+
+    async def gaps(self, since: datetime, limit: int = 50) -> list[KnowledgeGap]:
+        """Unanswered, unsure or unhelpful questions since `since`, most frequent first."""
+        q = m.KnowledgeQuestion
+        key = func.lower(func.trim(q.question))
+        unhelpful = func.sum(cast(q.helpful.is_(False), Integer))
+        statement = (
+            select(
+                func.min(q.question),
+                func.count(q.id),
+                func.max(q.asked_at),
+                func.max(q.article_slug),
+                func.coalesce(unhelpful, 0),
+            )
+            .where(q.asked_at >= since, q.question.is_not(None))
+            .where(or_(q.sure.is_(False), q.helpful.is_(False)))
+            .group_by(key)
+            .order_by(func.count(q.id).desc(), func.max(q.asked_at).desc())
+            .limit(limit)
+        )
+        async with self._db.transaction() as session:
+            rows = (await session.execute(statement)).all()
+        return [
+            KnowledgeGap(text or "", int(n), last, slug, int(bad))
+            for text, n, last, slug, bad in rows
+        ]
