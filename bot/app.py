@@ -4,31 +4,27 @@ from __future__ import annotations
 
 import html
 from collections.abc import AsyncIterator
-from pathlib import Path
 
-import redis.asyncio as aioredis
 from aiohttp import web
 
+from bot.channels.rest import RestChannel
 from bot.config import Settings
-from bot.dialogue.availability import SlotFinder
-from bot.dialogue.dedupe import MemoryDeduplicator, RedisDeduplicator
-from bot.dialogue.engine import DialogueEngine
-from bot.dialogue.lock import MemoryConversationLock, RedisConversationLock
+from bot.dialogue.messages import InboundMessage, Reply
 from bot.dialogue.ports import Interpreter
-from bot.dialogue.router import Router
-from bot.dialogue.services import DialogueServices
-from bot.dialogue.state import MemoryConversationStore
-from bot.dialogue.state_redis import RedisConversationStore
-from bot.dialogue.templates import Templates
+from bot.dialogue_setup import Dialogue, open_dialogue
 from bot.http_errors import error_middleware, json_error
+from bot.nlu_backend import open_interpreter
 from bot.resources import open_crm, open_redis
 from crm_store.clock import Clock, system_clock
 from crm_store.errors import StoreUnavailable
 from crm_store.store import CrmStore
+from nlu.http import parse_route
 
 SETTINGS = web.AppKey("settings", Settings)
 CRM = web.AppKey("crm", CrmStore)
 REDIS = web.AppKey("redis", object)
+NLU: web.AppKey[Interpreter] = web.AppKey("nlu")
+DIALOGUE = web.AppKey("dialogue", Dialogue)
 
 
 def build_app(settings: Settings, *, clock: Clock = system_clock) -> web.Application:
@@ -53,62 +49,32 @@ def build_app(settings: Settings, *, clock: Clock = system_clock) -> web.Applica
 
         app.cleanup_ctx.append(redis_ctx)
 
+    async def nlu_ctx(app: web.Application) -> AsyncIterator[None]:
+        async with open_interpreter(settings) as interpreter:  # no trained model: stops here
+            app[NLU] = interpreter
+            yield
+
+    app.cleanup_ctx.append(nlu_ctx)
+
+    async def dialogue_ctx(app: web.Application) -> AsyncIterator[None]:
+        async with open_dialogue(
+            settings, app[NLU], store=app[CRM], clock=clock, background=True
+        ) as dialogue:
+            app[DIALOGUE] = dialogue
+            yield
+
+    app.cleanup_ctx.append(dialogue_ctx)
+
+    async def handle(message: InboundMessage) -> list[Reply]:
+        return await app[DIALOGUE].engine.handle(message)
+
+    if settings.channels.rest.enabled:
+        secret = settings.channels.webchat.identity_secret
+        app.router.add_routes(RestChannel(handle, secret, clock).routes())
+    app.router.add_routes([parse_route(lambda request: request.app[NLU])])
     app.router.add_get("/", index)
     app.router.add_get("/healthz", healthz)
     return app
-
-
-def build_engine(
-    settings: Settings,
-    store: CrmStore,
-    interpreter: Interpreter,
-    *,
-    clock: Clock = system_clock,
-    redis: aioredis.Redis | None = None,
-    knowledge: object | None = None,
-    routing: object | None = None,
-) -> DialogueEngine:
-    """The dialogue with its live layer: Redis when configured, else in-process memory."""
-    from bot.dialogue.flows import Flow
-    from bot.dialogue.flows.basics import BasicsFlow
-    from bot.dialogue.flows.booking import BookingFlow
-    from bot.dialogue.flows.my_appointments import (
-        CancelFlow,
-        ListAppointmentsFlow,
-        RescheduleFlow,
-    )
-    from bot.dialogue.flows.verification import VerificationFlow
-
-    services = DialogueServices(
-        settings=settings,
-        store=store,
-        interpreter=interpreter,
-        templates=Templates.load(Path(settings.dialogue.templates)),
-        clock=clock,
-        slots=SlotFinder.from_settings(settings, store.appointments, clock),
-        knowledge=knowledge,
-        routing=routing,
-    )
-    flows: list[Flow] = [
-        BasicsFlow(),
-        VerificationFlow(),
-        BookingFlow(),
-        ListAppointmentsFlow(),
-        CancelFlow(),
-        RescheduleFlow(),
-    ]
-    router = Router(flows, fallback_threshold=settings.nlu.fallback_threshold)
-    if redis is not None:
-        return DialogueEngine(
-            services,
-            router,
-            RedisConversationStore(redis),
-            RedisConversationLock(redis),
-            RedisDeduplicator(redis),
-        )
-    return DialogueEngine(
-        services, router, MemoryConversationStore(), MemoryConversationLock(), MemoryDeduplicator()
-    )
 
 
 async def index(request: web.Request) -> web.Response:

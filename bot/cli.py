@@ -159,9 +159,9 @@ async def run_server(settings: Settings, args: argparse.Namespace) -> int:
 
 def extra_command_groups() -> list[Callable[[Any, Callable[..., argparse.ArgumentParser]], None]]:
     """Command groups that live beside the code they drive (bot/cli_*.py), registered here."""
-    from bot import cli_bench, cli_nlu, cli_routing
+    from bot import cli_bench, cli_chat, cli_nlu, cli_routing
 
-    return [cli_nlu.register, cli_routing.register, cli_bench.register]
+    return [cli_nlu.register, cli_routing.register, cli_bench.register, cli_chat.register]
 
 
 def parser() -> argparse.ArgumentParser:

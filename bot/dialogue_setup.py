@@ -6,6 +6,8 @@ these are the only modules that choose adapters.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
@@ -30,6 +32,7 @@ from bot.dialogue.lock import ConversationLock, MemoryConversationLock, RedisCon
 from bot.dialogue.notices import DialogueNotifier
 from bot.dialogue.outbox import ChannelOutbound, MemoryOutbox, RedisOutbox
 from bot.dialogue.ports import Interpreter
+from bot.dialogue.reminders import ReminderJob
 from bot.dialogue.router import Router
 from bot.dialogue.services import DialogueServices
 from bot.dialogue.state import ConversationStore, MemoryConversationStore
@@ -91,6 +94,12 @@ def templates_of(settings: Settings) -> Templates:
     return Templates.load(Path(settings.dialogue.templates))
 
 
+async def _stop(task: asyncio.Task[None]) -> None:
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+
+
 @dataclass
 class Dialogue:
     """Everything a running bot holds: the engine and the parts channels and the desk use."""
@@ -109,8 +118,13 @@ async def open_dialogue(
     store: CrmStore | None = None,
     clock: Clock = system_clock,
     knowledge: KnowledgeBase | None = None,
+    background: bool = False,
 ) -> AsyncIterator[Dialogue]:
-    """Open (or reuse) the store, Redis when configured, routing, and build the engine."""
+    """Open (or reuse) the store, Redis when configured, routing, and build the engine.
+
+    With `background`, routing's housekeeping (offer timeouts, pushing waiting tickets,
+    rebuilding a lost live layer) and the reminder job run as tasks until the block ends.
+    """
     async with AsyncExitStack() as stack:
         if store is None:
             store = await stack.enter_async_context(open_crm(settings, clock=clock))
@@ -138,4 +152,10 @@ async def open_dialogue(
         engine = DialogueEngine(
             services, router, live.states, live.locks, live.dedupe, live.outbound
         )
+        if background:
+            reminders = ReminderJob(
+                store, live.outbound, templates, before=settings.booking.reminder_before
+            )
+            for job in (routing.run(), reminders.run_forever()):
+                stack.push_async_callback(_stop, asyncio.create_task(job))
         yield Dialogue(engine, store, routing, live)

@@ -11,5 +11,8 @@ echo "==> migrating the database"
 .venv/bin/frontdesk db upgrade
 echo "==> loading the demo clinic"
 .venv/bin/frontdesk demo seed
-echo "==> serving (Ctrl-C to stop)"
+echo "==> training the language model"
+.venv/bin/frontdesk nlu train
+echo "==> serving on http://localhost:${PORT:-8080} (Ctrl-C to stop)"
+echo "    try it in another terminal: .venv/bin/frontdesk chat --as anna"
 exec .venv/bin/frontdesk run --port "${PORT:-8080}"

@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/_venv.sh
-ensure_venv "[test]"
+ensure_venv "[test,dense]"
 
 if [ "${CI:-}" = "true" ]; then
   export FRONTDESK_REQUIRE_SERVICES=1

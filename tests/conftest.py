@@ -96,6 +96,20 @@ def clock() -> FakeClock:
     return FakeClock()
 
 
+# -- the trained NLU model ------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def nlu_model(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """The shipped training data trained once, exactly as `frontdesk nlu train` does."""
+    from bot.cli import main
+
+    folder = tmp_path_factory.mktemp("nlu")
+    env = {"FRONTDESK_NLU_MODEL_DIR": str(folder)}
+    assert main(["--config", str(ROOT / "config.yml"), "nlu", "train"], environ=env) == 0
+    return str(folder)
+
+
 # -- PostgreSQL ------------------------------------------------------------------------------------
 
 

@@ -56,8 +56,11 @@ class RuleInterpreter:
         return ParseResult(text, IntentScore("nlu_fallback", 0.4), (), ranking)
 
 
-def demo_settings(database_url: str) -> Settings:
-    return load_settings(ROOT / "config.yml", {"FRONTDESK_DATABASE_URL": database_url})
+def demo_settings(database_url: str, model_dir: str | None = None) -> Settings:
+    environ = {"FRONTDESK_DATABASE_URL": database_url}
+    if model_dir is not None:
+        environ["FRONTDESK_NLU_MODEL_DIR"] = model_dir
+    return load_settings(ROOT / "config.yml", environ)
 
 
 def make_engine(

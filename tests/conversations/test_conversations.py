@@ -17,6 +17,7 @@ from bot.channels.rest import RestChannel
 from bot.demo_seed import DemoSeeder
 from bot.dialogue.knowledge import KnowledgeBase
 from bot.dialogue_setup import load_knowledge, open_dialogue
+from bot.nlu_backend import open_interpreter
 from bot.resources import open_crm
 from tests.conftest import FakeClock
 from tests.conversations.runner import (
@@ -27,7 +28,7 @@ from tests.conversations.runner import (
     conversations,
     run_turns,
 )
-from tests.dialogue_support import RuleInterpreter, demo_settings
+from tests.dialogue_support import demo_settings
 
 SEEDED_AT = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
 
@@ -53,13 +54,20 @@ def knowledge() -> KnowledgeBase:
 
 @pytest.mark.parametrize("conversation", conversations(), ids=lambda c: c.path.stem)
 async def test_conversation(
-    conversation: Conversation, seeded_db: Path, tmp_path: Path, knowledge: KnowledgeBase
+    conversation: Conversation,
+    seeded_db: Path,
+    tmp_path: Path,
+    knowledge: KnowledgeBase,
+    nlu_model: str,
 ) -> None:
     db = tmp_path / "clinic.db"
     shutil.copy(seeded_db, db)
-    settings = demo_settings(f"sqlite+aiosqlite:///{db}")
+    settings = demo_settings(f"sqlite+aiosqlite:///{db}", nlu_model)
     clock = FakeClock(conversation.now)
-    async with open_dialogue(settings, RuleInterpreter(), clock=clock, knowledge=knowledge) as bot:
+    async with (
+        open_interpreter(settings) as interpreter,
+        open_dialogue(settings, interpreter, clock=clock, knowledge=knowledge) as bot,
+    ):
         app = web.Application()
         app.add_routes(RestChannel(bot.engine.handle, SecretStr(SECRET), clock).routes())
         client = TestClient(TestServer(app))

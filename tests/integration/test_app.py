@@ -15,9 +15,20 @@ from bot.resources import BackendUnavailable, open_crm
 from crm_store.errors import SchemaOutOfDate
 from tests.conftest import ROOT
 
+MODEL = {"dir": ""}
+
+
+@pytest.fixture(autouse=True)
+def _trained_model(nlu_model: str) -> None:
+    MODEL["dir"] = nlu_model
+
 
 def settings_for(tmp_path: Path, **env: str) -> Settings:
-    environ = {"FRONTDESK_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'app.db'}", **env}
+    environ = {
+        "FRONTDESK_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'app.db'}",
+        "FRONTDESK_NLU_MODEL_DIR": MODEL["dir"],
+        **env,
+    }
     return load_settings(ROOT / "config.yml", environ)
 
 
@@ -88,3 +99,22 @@ async def test_real_redis_is_used_when_configured(migrated: Path, redis_url: str
         assert (await response.json())["redis"] == "ok"
     finally:
         await client.close()
+
+
+async def test_the_rest_channel_reaches_the_bot_through_the_real_app(client: TestClient) -> None:
+    response = await client.post(
+        "/webhooks/rest/webhook", json={"sender": "visitor-9", "message": "hello there"}
+    )
+    assert response.status == 200
+    (reply,) = await response.json()
+    assert reply["recipient_id"] == "visitor-9"
+    assert "Lindenhof Clinic" in reply["text"]
+    parsed = await client.post("/model/parse", json={"text": "I need to cancel my appointment"})
+    assert (await parsed.json())["intent"]["name"] == "cancel_appointment"
+
+
+async def test_a_missing_model_stops_start_up(migrated: Path) -> None:
+    from nlu.errors import NluError
+
+    with pytest.raises(NluError, match="nlu train"):
+        await client_for(settings_for(migrated, FRONTDESK_NLU_MODEL_DIR=str(migrated / "none")))

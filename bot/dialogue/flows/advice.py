@@ -13,6 +13,30 @@ from bot.dialogue.turn import Turn
 HELPFUL = "helpful"
 
 
+DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+DAY_NAMES = dict(zip(DAYS, ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"), strict=True))
+
+
+def opening_hours(turn: Turn) -> str:
+    """The practice's hours from its booking calendar, days with equal hours grouped."""
+    settings = turn.services.settings
+    calendar = settings.calendars.get(settings.booking.calendar or "")
+    if calendar is None:
+        return ""
+    lines: list[tuple[list[str], str]] = []
+    for day in DAYS:
+        intervals = calendar.week.get(day, ())  # type: ignore[call-overload]
+        hours = ", ".join(f"{i.start:%H:%M}-{i.end:%H:%M}" for i in intervals) or "closed"
+        if lines and lines[-1][1] == hours:
+            lines[-1][0].append(day)
+        else:
+            lines.append(([day], hours))
+    return "\n".join(
+        f"{DAY_NAMES[days[0]]}{'-' + DAY_NAMES[days[-1]] if len(days) > 1 else ''}: {hours}"
+        for days, hours in lines
+    )
+
+
 class AdviceFlow:
     name = "advice"
     intents = frozenset({"ask_advice", "opening_hours", "location", "prices", "insurance", HELPFUL})
@@ -20,6 +44,10 @@ class AdviceFlow:
     async def start(self, turn: Turn) -> None:
         if turn.intent == HELPFUL:
             await self._feedback(turn)
+            return
+        hours = opening_hours(turn)
+        if turn.intent == "opening_hours" and hours:
+            turn.say("opening_hours", hours=hours)
             return
         knowledge = turn.services.knowledge
         answer = knowledge.answer(turn.message.text)

@@ -77,7 +77,12 @@ async def fallback(turn: Turn) -> bool:
     turn.state.fallbacks += 1
     if turn.state.fallbacks >= 2:
         return True
-    likely = [s.name for s in turn.parse.intent_ranking if s.name not in NOT_OFFERED][:2]
+    labelled = [
+        s.name
+        for s in turn.parse.intent_ranking
+        if s.name not in NOT_OFFERED and turn.services.templates.has(f"intent_label_{s.name}")
+    ]
+    likely = [*dict.fromkeys([*labelled, *MENU_INTENTS])][:2]
     buttons = tuple(intent_button(turn, intent) for intent in likely)
     turn.say("fallback_first", buttons=(*buttons, intent_button(turn, "request_human")))
     return False
