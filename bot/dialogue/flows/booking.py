@@ -46,6 +46,15 @@ def match_key(value: Any, options: dict[str, str]) -> str | None:
     return hits[0] if len(hits) == 1 else None
 
 
+def repeat_options(turn: Turn) -> None:
+    """ "Yes" to a list of times: ask which one, showing the same options again."""
+    buttons = tuple(
+        Button(local_label(turn, datetime.fromisoformat(o["start"])), f'/{CHOOSE}{{"option": {i}}}')
+        for i, o in enumerate(turn.state.slots["options"], start=1)
+    )
+    turn.say("pick_option", buttons=buttons)
+
+
 class BookingFlow:
     name = "book"
     intents = frozenset({"book_appointment", "check_availability"})
@@ -66,6 +75,9 @@ class BookingFlow:
         if slots.get("pending") and turn.intent == "deny":
             slots.pop("pending")
             turn.say("book_other_time")
+            return True
+        if slots.get("options") and not slots.get("pending") and turn.intent == "affirm":
+            repeat_options(turn)
             return True
         if self._absorb(turn) or turn.intent in self.intents:
             await self._advance(turn)

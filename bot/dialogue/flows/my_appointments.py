@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from bot.dialogue.availability import AvailabilityError
-from bot.dialogue.flows.booking import CHOOSE, local_label, slot_json, yes_no
+from bot.dialogue.flows.booking import CHOOSE, local_label, repeat_options, slot_json, yes_no
 from bot.dialogue.messages import Button
 from bot.dialogue.turn import Turn
 from bot.dialogue.when import Requested, requested_time, time_entity
@@ -140,6 +140,9 @@ class RescheduleFlow(_OwnAppointments):
                 self._confirm(turn)
                 return True
             return False
+        if slots.get("options") and not slots.get("pending") and turn.intent == "affirm":
+            repeat_options(turn)
+            return True
         if slots.get("pending") and turn.intent in {"affirm", "deny"}:
             if turn.intent == "affirm":
                 await self._move(turn)
