@@ -54,7 +54,7 @@ from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
-from decimal import Decimal
+from pathlib import Path
 from types import FrameType
 from typing import Any
 
@@ -62,10 +62,10 @@ import asyncpg
 from sqlalchemy import event
 from sqlalchemy.engine import URL, make_url
 
+from bot.config_loader import load_settings
+from bot.resources import segmentation_policy
 from crm_store.enums import Channel
-from crm_store.segmentation import SegmentationPolicy
 from crm_store.store import CrmStore
-from crm_store.tiers import Tier
 
 DEFAULT_DATABASE_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
 DEFAULT_SIZES = (10_000, 100_000, 1_000_000)
@@ -79,42 +79,11 @@ VIEW = "view (store API)"
 IDENTITY_VIEW = "identity lookup + view"
 BARE_PK = "bare PK select (asyncpg)"
 
+ROOT = Path(__file__).resolve().parent.parent
+
 
 def log(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
-
-
-# -- segmentation policy (the store needs one; values do not matter for reads) -------------------
-
-
-@dataclass(frozen=True)
-class Rule:
-    min_revenue: Decimal
-    min_transactions: int
-    max_recency_days: int | None = None
-    max_contacts_per_100: Decimal | None = None
-
-
-@dataclass(frozen=True)
-class Rules:
-    window_days: int = 365
-    platinum: Rule = Rule(Decimal(1200), 4, 180, Decimal(5))
-    gold: Rule = Rule(Decimal(500), 2, 365)
-    iron: Rule = Rule(Decimal(100), 1)
-
-
-@dataclass(frozen=True)
-class Clv:
-    margin_rate: Decimal = Decimal("0.6")
-    discount_rate: Decimal = Decimal("0.1")
-    retention: dict[Tier, Decimal] = field(
-        default_factory=lambda: {
-            Tier.PLATINUM: Decimal("0.9"),
-            Tier.GOLD: Decimal("0.75"),
-            Tier.IRON: Decimal("0.6"),
-            Tier.LEAD: Decimal("0.3"),
-        }
-    )
 
 
 # -- the throwaway database ------------------------------------------------------------------------
@@ -542,7 +511,7 @@ async def run(url: URL, sizes: Sequence[int], lookups: int, seed: int) -> Report
     report = Report(lookups=lookups)
     rng = random.Random(seed)
     anchor = datetime.now(UTC).replace(second=0, microsecond=0) - timedelta(minutes=1)
-    policy = SegmentationPolicy(tiers=Rules(), clv=Clv())
+    policy = segmentation_policy(load_settings(ROOT / "config.yml", {}))  # values unused by reads
     async with CrmStore.open(
         url.render_as_string(hide_password=False),
         policy,

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from nlu.entities.number_words import UNIT_WORDS
+
 WEEKDAYS: dict[str, int] = {
     "monday": 0,
     "tuesday": 1,
@@ -68,20 +70,7 @@ MONTH_PREPOSITIONS = frozenset(
     {"in", "of", "since", "until", "till", "before", "after", "early", "late", "mid", "during"}
 )
 
-SMALL_NUMBERS: dict[str, int] = {
-    "one": 1,
-    "two": 2,
-    "three": 3,
-    "four": 4,
-    "five": 5,
-    "six": 6,
-    "seven": 7,
-    "eight": 8,
-    "nine": 9,
-    "ten": 10,
-    "eleven": 11,
-    "twelve": 12,
-}
+SMALL_NUMBERS: dict[str, int] = {word: n for word, n in UNIT_WORDS.items() if 1 <= n <= 12}
 COUNT_WORDS: dict[str, int] = {
     **SMALL_NUMBERS,
     "a": 1,
