@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-UNIT_WORDS: dict[str, int] = {
+NUMBER_WORDS: dict[str, int] = {
     "zero": 0,
     "one": 1,
     "two": 2,

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from nlu.entities.context import ParseContext
 from nlu.entities.language import Locale, normaliser_for
 from nlu.entities.names import BuiltinEntity, ExtractorName
-from nlu.entities.number_words import UNIT_WORDS
+from nlu.entities.number_words import NUMBER_WORDS
 from nlu.entities.time_patterns import next_word, previous_word
 from nlu.types import Entity
 
@@ -28,7 +28,7 @@ _TENS = {
     "ninety": 90,
 }
 _SCALES = {"hundred": 100, "thousand": 1000}
-_WORD = "|".join(sorted([*UNIT_WORDS, *_TENS, *_SCALES], key=len, reverse=True))
+_WORD = "|".join(sorted([*NUMBER_WORDS, *_TENS, *_SCALES], key=len, reverse=True))
 _WORD_RUN = re.compile(
     rf"(?<!\w)(?:{_WORD})(?:(?:\s+and\s+|\s+|-)(?:{_WORD}))*(?!\w)", re.IGNORECASE
 )
@@ -116,7 +116,7 @@ def _read_number(words: list[str], begin: int) -> tuple[int, int]:
         elif kind == "thousand":
             total, current = (current or 1) * 1000, 0
         else:
-            current += _TENS.get(word, 0) + UNIT_WORDS.get(word, 0)
+            current += _TENS.get(word, 0) + NUMBER_WORDS.get(word, 0)
         last, used = kind, used + 1
     return total + current, used
 
@@ -126,7 +126,7 @@ def _kind(word: str) -> str:
         return word
     if word in _TENS:
         return "tens"
-    return "unit" if UNIT_WORDS[word] < 10 else "teen"
+    return "unit" if NUMBER_WORDS[word] < 10 else "teen"
 
 
 _FOLLOWS = {

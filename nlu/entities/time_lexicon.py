@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from nlu.entities.number_words import UNIT_WORDS
+from nlu.entities.number_words import NUMBER_WORDS
 
 WEEKDAYS: dict[str, int] = {
     "monday": 0,
@@ -70,7 +70,7 @@ MONTH_PREPOSITIONS = frozenset(
     {"in", "of", "since", "until", "till", "before", "after", "early", "late", "mid", "during"}
 )
 
-SMALL_NUMBERS: dict[str, int] = {word: n for word, n in UNIT_WORDS.items() if 1 <= n <= 12}
+SMALL_NUMBERS: dict[str, int] = {word: n for word, n in NUMBER_WORDS.items() if 1 <= n <= 12}
 COUNT_WORDS: dict[str, int] = {
     **SMALL_NUMBERS,
     "a": 1,
