@@ -1,8 +1,9 @@
-"""A per-conversation lock: one message of a conversation is handled at a time, in order.
+"""A per-conversation lock: one message of a conversation at a time, in arrival order.
 
-In memory (one process) it is an asyncio.Lock per conversation. In Redis (several processes) it
-is `SET key token NX PX ttl`, renewed while held, released only by its holder (compare-and-
-delete in Lua), so a holder that died frees the conversation after `ttl` at most.
+In memory (one process) it is an asyncio.Lock per conversation (its waiters are woken first in,
+first out). In Redis (several processes) it is a ticket lock: each message takes a number and
+waits until the numbers before it are served; the holder's key (token, TTL) is renewed while it
+works and released only by its holder (Lua), and a holder that died is skipped after one TTL.
 """
 
 from __future__ import annotations
@@ -54,9 +55,67 @@ class MemoryConversationLock:
                 self._locks[conversation_id] = (lock, users - 1)
 
 
-_RELEASE = """
-if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+# A fair (ticket) lock: KEYS = queue counter, serving counter, holder key, turn start.
+# Taking a number and, if nobody is ahead, the lock itself happen in one script.
+_TAKE = """
+local ttl = tonumber(ARGV[2])
+local mine = redis.call('INCR', KEYS[1])
+redis.call('PEXPIRE', KEYS[1], 86400000)
+local serving = tonumber(redis.call('GET', KEYS[2]) or '0')
+if serving == mine - 1 and redis.call('EXISTS', KEYS[3]) == 0 then
+  redis.call('SET', KEYS[3], ARGV[1], 'PX', ttl)
+  return {mine, 1}
+end
+return {mine, 0}
+"""
+# Our turn? Take the lock. Otherwise, if the holder whose turn it is has shown no sign of life
+# for a whole TTL (it died, or gave up waiting), skip its number.
+_TRY = """
+local ttl = tonumber(ARGV[3])
+local mine = tonumber(ARGV[2])
+local serving = tonumber(redis.call('GET', KEYS[2]) or '0')
+if serving == mine - 1 then
+  if redis.call('EXISTS', KEYS[3]) == 1 then return 0 end
+  redis.call('SET', KEYS[3], ARGV[1], 'PX', ttl)
+  return 1
+end
+if serving < mine - 1 and redis.call('EXISTS', KEYS[3]) == 0 then
+  local t = redis.call('TIME')
+  local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+  local turn = tonumber(redis.call('GET', KEYS[4]) or '0')
+  local gone = redis.call('SREM', KEYS[5], serving + 1) == 1
+  if gone or now - turn > ttl then
+    redis.call('SET', KEYS[2], serving + 1, 'PX', 86400000)
+    redis.call('SET', KEYS[4], now, 'PX', 86400000)
+  end
+end
 return 0
+"""
+# Done: free the lock and hand the turn to the next number.
+_RELEASE = """
+if redis.call('GET', KEYS[3]) == ARGV[1] then redis.call('DEL', KEYS[3]) end
+local serving = tonumber(redis.call('GET', KEYS[2]) or '0')
+if serving == tonumber(ARGV[2]) - 1 then
+  local t = redis.call('TIME')
+  redis.call('SET', KEYS[2], ARGV[2], 'PX', 86400000)
+  local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+  redis.call('SET', KEYS[4], now, 'PX', 86400000)
+end
+return 1
+"""
+# A waiter that gives up: hand on the turn if it is ours, else leave word to skip our number.
+_GIVE_UP = """
+local serving = tonumber(redis.call('GET', KEYS[2]) or '0')
+local mine = tonumber(ARGV[1])
+if serving == mine - 1 and redis.call('EXISTS', KEYS[3]) == 0 then
+  local t = redis.call('TIME')
+  redis.call('SET', KEYS[2], mine, 'PX', 86400000)
+  redis.call('SET', KEYS[4], tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000))
+elseif serving < mine - 1 then
+  redis.call('SADD', KEYS[5], mine)
+  redis.call('PEXPIRE', KEYS[5], 86400000)
+end
+return 1
 """
 _RENEW = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
@@ -65,9 +124,9 @@ return 0
 
 
 class RedisConversationLock:
-    """Fair enough for chat: waiters poll with a short, growing backoff (FIFO is not promised
-    by Redis; message order is kept because a channel delivers one conversation's messages in
-    order and each waits for the previous one to finish)."""
+    """A fair lock across processes: messages of one conversation are handled in the order
+    they reached Redis (each takes a number; the holder's key is renewed while it works; a
+    holder that died or gave up is skipped after one TTL)."""
 
     def __init__(
         self, client: aioredis.Redis, *, ttl_seconds: float = 10.0, wait_seconds: float = 30.0
@@ -75,31 +134,44 @@ class RedisConversationLock:
         self._redis = client
         self._ttl_ms = int(ttl_seconds * 1000)
         self._wait = wait_seconds
+        self._take = client.register_script(_TAKE)
+        self._try = client.register_script(_TRY)
         self._release = client.register_script(_RELEASE)
+        self._give_up = client.register_script(_GIVE_UP)
         self._renew = client.register_script(_RENEW)
 
     @asynccontextmanager
     async def hold(self, conversation_id: str) -> AsyncIterator[None]:
-        key = redis_keys.lock(conversation_id)
+        keys = [
+            redis_keys.lock_queue(conversation_id),
+            redis_keys.lock_serving(conversation_id),
+            redis_keys.lock(conversation_id),
+            redis_keys.lock_turn(conversation_id),
+            redis_keys.lock_gone(conversation_id),
+        ]
         token = secrets.token_hex(16)
-        await self._acquire(key, token, conversation_id)
-        renewer = asyncio.create_task(self._keep_alive(key, token))
+        mine = await self._acquire(keys, token, conversation_id)
+        renewer = asyncio.create_task(self._keep_alive(keys[2], token))
         try:
             yield
         finally:
             renewer.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await renewer
-            await self._release(keys=[key], args=[token])
+            await self._release(keys=keys, args=[token, mine])
 
-    async def _acquire(self, key: str, token: str, conversation_id: str) -> None:
+    async def _acquire(self, keys: list[str], token: str, conversation_id: str) -> int:
+        mine, got = await self._take(keys=keys, args=[token, self._ttl_ms])
         deadline = time.monotonic() + self._wait
         delay = 0.002
-        while not await self._redis.set(key, token, nx=True, px=self._ttl_ms):
+        while not got:
             if time.monotonic() >= deadline:
+                await self._give_up(keys=keys, args=[mine])
                 raise LockTimeout(conversation_id)
             await asyncio.sleep(delay)
-            delay = min(delay * 2, 0.05)
+            delay = min(delay * 2, 0.025)
+            got = await self._try(keys=keys, args=[token, mine, self._ttl_ms])
+        return int(mine)
 
     async def _keep_alive(self, key: str, token: str) -> None:
         while True:

@@ -5,6 +5,9 @@
   the database.
 - `fd:lock:{conversation_id}` (string, TTL lock_ttl, renewed while held): the conversation lock,
   owned by its holder's token.
+- `fd:lockq:`, `fd:lockserve:`, `fd:lockturn:`, `fd:lockgone:{conversation_id}` (TTL 1 day,
+  refreshed on use): the fair lock's last number taken, last number served, when the current
+  turn began, and the numbers whose waiters gave up.
 - `fd:seen:{channel}:{message_id}` (string, TTL dedupe_ttl, default 1 day): the replies sent for a
   message id, owned by the Deduplicator and replayed to a retry.
 - `fd:outbox:{conversation_id}` (list, TTL outbox_ttl, default 1 day): messages for a channel that
@@ -22,6 +25,22 @@ def conversation(conversation_id: str) -> str:
 
 def lock(conversation_id: str) -> str:
     return f"{PREFIX}lock:{conversation_id}"
+
+
+def lock_queue(conversation_id: str) -> str:
+    return f"{PREFIX}lockq:{conversation_id}"
+
+
+def lock_serving(conversation_id: str) -> str:
+    return f"{PREFIX}lockserve:{conversation_id}"
+
+
+def lock_turn(conversation_id: str) -> str:
+    return f"{PREFIX}lockturn:{conversation_id}"
+
+
+def lock_gone(conversation_id: str) -> str:
+    return f"{PREFIX}lockgone:{conversation_id}"
 
 
 def seen(channel: str, message_id: str) -> str:
