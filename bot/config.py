@@ -224,8 +224,18 @@ class SlaTarget(_Model):
         return self
 
 
+class EscalationRuleSettings(_Model):
+    """On a warning or a breach (of one target, or of any when `target` is omitted), do `action`."""
+
+    on: Literal["warning", "breach"]
+    action: Literal["raise_priority", "overflow", "notify_supervisors"]
+    target: Literal["first_response", "next_response", "resolution"] | None = None
+
+
 class SlaPolicySettings(_Model):
     targets: tuple[SlaTarget, ...] = Field(min_length=1)
+    warning_share: float = Field(default=0.8, gt=0, le=1)  # warn at this share of a target
+    escalations: tuple[EscalationRuleSettings, ...] = ()
 
     @model_validator(mode="after")
     def _each_tier_once(self) -> SlaPolicySettings:

@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import datetime
 
-from bot.config import Settings
+from bot.config import Settings, SlaPolicySettings
 from bot.resources import open_redis
 from crm_store.clock import Clock, system_clock
 from crm_store.store import CrmStore
@@ -21,6 +21,7 @@ from routing.desk_bus_redis import RedisDeskBus
 from routing.dispatch import Dispatcher
 from routing.dispatch_memory import MemoryDispatcher
 from routing.dispatch_redis import RedisDispatcher
+from routing.escalation import AlertLevel, EscalationKind, EscalationRule
 from routing.events import Urgency
 from routing.notify import CustomerNotifier
 from routing.parts import RoutingOptions
@@ -28,6 +29,8 @@ from routing.priority import FirstResponseDue, PriorityPolicy
 from routing.queues import QueueSpec
 from routing.redis_keys import RedisKeys
 from routing.service import RoutingService
+from routing.sla import SlaTargetKind, SlaTargets
+from routing.sla_monitor import SlaMonitor, SlaPolicy
 from routing.ticket_store import SqlTicketStore
 
 
@@ -83,6 +86,34 @@ class FirstResponseDeadlines:
 
 def first_response_due(settings: Settings) -> FirstResponseDue:
     return FirstResponseDeadlines(settings)
+
+
+def queue_calendars(settings: Settings) -> dict[str, BusinessCalendar]:
+    """Each queue's business calendar, by queue key."""
+    return {
+        q.key: BusinessCalendar.from_settings(settings.calendars[q.calendar])
+        for q in settings.queues
+    }
+
+
+def sla_policy(policy: SlaPolicySettings) -> SlaPolicy:
+    """One configured SLA policy: targets for every tier, escalation rules, warning share."""
+    rules = tuple(
+        EscalationRule(
+            AlertLevel(rule.on),
+            EscalationKind(rule.action),
+            None if rule.target is None else SlaTargetKind(rule.target),
+        )
+        for rule in policy.escalations
+    )
+    targets = {tier: SlaTargets.from_settings(policy.target_for(tier)) for tier in Tier}
+    return SlaPolicy(targets, rules, policy.warning_share)
+
+
+def sla_monitor(settings: Settings, service: RoutingService, clock: Clock) -> SlaMonitor:
+    """The SLA monitor over the configured queues' calendars and SLA policies."""
+    policies = {name: sla_policy(policy) for name, policy in settings.sla_policies.items()}
+    return SlaMonitor(service, queue_calendars(settings), policies, clock=clock)
 
 
 @asynccontextmanager
