@@ -14,15 +14,6 @@ from pathlib import Path
 
 from bot.config import Settings
 from bot.config_loader import load_settings
-from bot.dialogue.dedupe import MemoryDeduplicator
-from bot.dialogue.engine import DialogueEngine
-from bot.dialogue.flows.basics import BasicsFlow
-from bot.dialogue.lock import MemoryConversationLock
-from bot.dialogue.router import Router
-from bot.dialogue.services import DialogueServices
-from bot.dialogue.state import MemoryConversationStore
-from bot.dialogue.templates import Templates
-from crm_store.store import CrmStore
 from nlu.types import Entity, IntentScore, ParseResult
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -61,19 +52,3 @@ def demo_settings(database_url: str, model_dir: str | None = None) -> Settings:
     if model_dir is not None:
         environ["FRONTDESK_NLU_MODEL_DIR"] = model_dir
     return load_settings(ROOT / "config.yml", environ)
-
-
-def make_engine(
-    settings: Settings, store: CrmStore, interpreter: object | None = None
-) -> DialogueEngine:
-    services = DialogueServices(
-        settings=settings,
-        store=store,
-        interpreter=interpreter or RuleInterpreter(),  # type: ignore[arg-type]
-        templates=Templates.load(ROOT / "templates"),
-        clock=store.clock,
-    )
-    router = Router([BasicsFlow()], fallback_threshold=settings.nlu.fallback_threshold)
-    return DialogueEngine(
-        services, router, MemoryConversationStore(), MemoryConversationLock(), MemoryDeduplicator()
-    )

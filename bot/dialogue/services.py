@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 from bot.config import Settings
+from bot.dialogue.availability import SlotFinder
+from bot.dialogue.knowledge import KnowledgeBase
 from bot.dialogue.ports import Interpreter
 from bot.dialogue.templates import Templates
 from crm_store.clock import Clock
 from crm_store.store import CrmStore
+from routing.service import RoutingService
 
 
 @dataclass(frozen=True)
@@ -19,6 +21,6 @@ class DialogueServices:
     interpreter: Interpreter
     templates: Templates
     clock: Clock
-    slots: Any = None  # bot.dialogue.availability.SlotFinder once wired
-    knowledge: Any = None  # bot.dialogue.knowledge.KnowledgeBase once wired
-    routing: Any = None  # routing's service facade once wired
+    slots: SlotFinder
+    knowledge: KnowledgeBase
+    routing: RoutingService

@@ -11,22 +11,24 @@ from pydantic import SecretStr
 
 from bot.channels.identity import sign
 from bot.channels.rest import PATH, RestChannel
+from bot.dialogue_setup import open_dialogue
 from crm_store.enums import Channel, Direction
 from crm_store.store import CrmStore
-from tests.dialogue_support import demo_settings, make_engine
+from tests.dialogue_support import RuleInterpreter, demo_settings
 
 SECRET = "test-identity-secret"
 
 
 @pytest.fixture
 async def client(store: CrmStore) -> AsyncIterator[TestClient]:
-    engine = make_engine(demo_settings("sqlite+aiosqlite://"), store)
-    app = web.Application()
-    app.add_routes(RestChannel(engine.handle, SecretStr(SECRET), store.clock).routes())
-    client = TestClient(TestServer(app))
-    await client.start_server()
-    yield client
-    await client.close()
+    settings = demo_settings("sqlite+aiosqlite://")
+    async with open_dialogue(settings, RuleInterpreter(), store=store, clock=store.clock) as bot:
+        app = web.Application()
+        app.add_routes(RestChannel(bot.engine.handle, SecretStr(SECRET), store.clock).routes())
+        client = TestClient(TestServer(app))
+        await client.start_server()
+        yield client
+        await client.close()
 
 
 async def say(client: TestClient, sender: str, text: str, **metadata: object) -> list[dict]:

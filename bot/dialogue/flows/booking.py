@@ -125,7 +125,7 @@ class BookingFlow:
         slots = turn.state.slots
         wanted = Requested.from_json(slots.get("requested") or {})
         finder = turn.services.slots
-        return await finder.find(  # type: ignore[no-any-return]
+        return await finder.find(
             slots["service"],
             at=wanted.at,
             between=wanted.between,
