@@ -6,7 +6,14 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from bot.dialogue.availability import AvailabilityError
-from bot.dialogue.flows.booking import CHOOSE, local_label, repeat_options, slot_json, yes_no
+from bot.dialogue.flows.booking import (
+    CHOOSE,
+    local_label,
+    match_key,
+    repeat_options,
+    slot_json,
+    yes_no,
+)
 from bot.dialogue.messages import Button
 from bot.dialogue.turn import Turn
 from bot.dialogue.when import Requested, requested_time, time_entity
@@ -37,6 +44,14 @@ class _OwnAppointments:
         when = local_label(turn, appointment.start_at)
         return f"{appointment.service_name} with {appointment.resource_name}, {when}"
 
+    @staticmethod
+    def _by_service(turn: Turn, upcoming: list[AppointmentRecord]) -> AppointmentRecord | None:
+        """The one upcoming appointment of the service the customer named ("my cleaning")."""
+        services = {s.key: s.name for s in turn.services.settings.services}
+        key = match_key(turn.entity("service"), services)
+        matching = [a for a in upcoming if key and a.service_name == services[key]]
+        return matching[0] if len(matching) == 1 else None
+
     async def _pick(self, turn: Turn, verb: str) -> AppointmentRecord | None:
         """The appointment the customer means: the only one, or the one they chose."""
         upcoming = await self._upcoming(turn)
@@ -45,6 +60,9 @@ class _OwnAppointments:
             return next((a for a in upcoming if a.id == chosen), None)
         if len(upcoming) == 1:
             return upcoming[0]
+        named = self._by_service(turn, upcoming)
+        if named is not None:
+            return named
         if not upcoming:
             turn.state.end_flow()
             turn.say("no_appointments")
@@ -157,6 +175,10 @@ class RescheduleFlow(_OwnAppointments):
 
     async def _advance(self, turn: Turn) -> None:
         slots = turn.state.slots
+        entities = turn.parse.entities
+        said = requested_time(time_entity(entities, "to") or time_entity(entities))
+        if said is not None:  # kept while we ask which appointment
+            slots["requested"] = said.to_json()
         if "appointment" not in slots:
             appointment = await self._pick(turn, "move")
             if appointment is None:
@@ -164,13 +186,10 @@ class RescheduleFlow(_OwnAppointments):
             slots["appointment"] = appointment.id
             slots["service"] = await self._service_key(turn, appointment)
             slots["practitioner"] = await self._resource_key(turn, appointment)
-        entities = turn.parse.entities
-        wanted = requested_time(time_entity(entities, "to") or time_entity(entities))
-        if wanted is None:
+        if "requested" not in slots:
             turn.say("move_when")
             return
-        slots["requested"] = wanted.to_json()
-        await self._offer(turn, wanted)
+        await self._offer(turn, Requested.from_json(slots["requested"]))
 
     async def _offer(self, turn: Turn, wanted: Requested) -> None:
         slots = turn.state.slots
