@@ -7,23 +7,7 @@ import json
 from datetime import timedelta
 from pathlib import Path
 
-import pytest
-
-from bot.cli import main
-from tests.conftest import ROOT
-
-
-@pytest.fixture
-def config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """The shipped config.yml with the database in a temporary folder."""
-    monkeypatch.chdir(tmp_path)
-    path = tmp_path / "config.yml"
-    path.write_text((ROOT / "config.yml").read_text(encoding="utf-8"), encoding="utf-8")
-    return path
-
-
-def run(config: Path, *args: str, env: dict[str, str] | None = None) -> int:
-    return main(["--config", str(config), *args], environ=env or {})
+from tests.integration.cli_support import run
 
 
 def test_config_check_prints_the_resolved_config_with_secrets_masked(config, capsys) -> None:

@@ -3,25 +3,11 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 import redis
 
-from bot.cli import main
-from tests.conftest import ROOT
-
-
-@pytest.fixture
-def config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.chdir(tmp_path)
-    path = tmp_path / "config.yml"
-    path.write_text((ROOT / "config.yml").read_text(encoding="utf-8"), encoding="utf-8")
-    return path
-
-
-def run(config: Path, *args: str, env: dict[str, str] | None = None) -> int:
-    return main(["--config", str(config), *args], environ=env or {})
+from tests.integration.cli_support import run
 
 
 def test_routing_rebuild_without_redis_explains_there_is_nothing_to_rebuild(config, capsys) -> None:
