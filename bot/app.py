@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import html
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 
 from aiohttp import web
 
+from bot.channels.host import Channel, ChannelHost
 from bot.channels.rest import RestChannel
 from bot.config import Settings
 from bot.dialogue.messages import InboundMessage, Reply
@@ -71,10 +72,34 @@ def build_app(settings: Settings, *, clock: Clock = system_clock) -> web.Applica
     if settings.channels.rest.enabled:
         secret = settings.channels.webchat.identity_secret
         app.router.add_routes(RestChannel(handle, secret, clock).routes())
+    for channel in push_channels(settings, clock):
+        app.router.add_routes(channel.routes())
+        app.cleanup_ctx.append(_running(channel, clock))
     app.router.add_routes([parse_route(lambda request: request.app[NLU])])
     app.router.add_get("/", index)
     app.router.add_get("/healthz", healthz)
     return app
+
+
+def push_channels(settings: Settings, clock: Clock) -> list[Channel]:
+    """The channels that run beside the dialogue, as config.yml switches them on."""
+    channels: list[Channel] = []
+    # telegram
+    # webchat
+    # voice
+    return channels
+
+
+def _running(channel: Channel, clock: Clock) -> Callable[[web.Application], AsyncIterator[None]]:
+    async def ctx(app: web.Application) -> AsyncIterator[None]:
+        dialogue = app[DIALOGUE]
+        host = ChannelHost(
+            dialogue.engine.handle, dialogue.live.outbound, dialogue.store, dialogue.routing, clock
+        )
+        async with channel.running(host):
+            yield
+
+    return ctx
 
 
 async def index(request: web.Request) -> web.Response:

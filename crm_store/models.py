@@ -194,6 +194,8 @@ class Agent(Base):
     skills: Mapped[list[str]] = mapped_column(JSON, default=list)
     capacity: Mapped[int] = mapped_column(Integer, default=3)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+    # where a phone call is put through when this agent takes it: "+44..." or "sip:...".
+    phone_address: Mapped[str | None] = mapped_column(String(200))
     created_at: Mapped[datetime]
 
 
@@ -296,3 +298,31 @@ class Reminder(Base):
     claimed_at: Mapped[datetime]
     sent_at: Mapped[datetime | None]
     last_error: Mapped[str | None] = mapped_column(String(200))
+
+
+# -- the web chat's transcript: what the widget shows, in order, across reloads and restarts ----
+
+WEBCHAT_AUTHORS = ("customer", "bot", "agent")
+
+
+class WebchatMessage(Base):
+    """One message of a web chat conversation, numbered per conversation from 1.
+
+    `client_key` is the browser's idempotency key for a customer's message, so a message the
+    widget re-sends after a reconnect is stored once. `body` is the rendered reply (text,
+    buttons, ...) or the customer's text.
+    """
+
+    __tablename__ = "webchat_messages"
+    __table_args__ = (
+        UniqueConstraint("conversation_id", "seq"),
+        UniqueConstraint("conversation_id", "client_key"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    conversation_id: Mapped[str] = mapped_column(String(100))
+    seq: Mapped[int] = mapped_column(Integer)
+    author: Mapped[str] = mapped_column(_value_enum("webchatauthor", WEBCHAT_AUTHORS))
+    client_key: Mapped[str | None] = mapped_column(String(64))
+    body: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_at: Mapped[datetime]
