@@ -276,6 +276,8 @@ class RoutingSettings(_Model):
         default_factory=lambda: {"normal": 0, "complaint": 150, "emergency": 1000}
     )
     default_handle_time: Duration = timedelta(minutes=5)  # wait estimates before any data
+    # a waiting customer hears their new place in the queue at most this often, when it changed
+    position_updates: Duration = timedelta(minutes=3)
 
     @model_validator(mode="after")
     def _known_urgencies(self) -> RoutingSettings:

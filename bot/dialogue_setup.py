@@ -39,7 +39,7 @@ from bot.dialogue.state import ConversationStore, MemoryConversationStore
 from bot.dialogue.state_redis import RedisConversationStore
 from bot.dialogue.templates import Templates
 from bot.resources import open_crm, open_redis
-from bot.routing_setup import open_routing, sla_monitor
+from bot.routing_setup import open_routing, position_updates, sla_monitor
 from crm_store.clock import Clock, system_clock
 from crm_store.store import CrmStore
 
@@ -123,8 +123,8 @@ async def open_dialogue(
     """Open (or reuse) the store, Redis when configured, routing, and build the engine.
 
     With `background`, routing's housekeeping (offer timeouts, pushing waiting tickets,
-    rebuilding a lost live layer), the SLA monitor (warnings, breaches, escalations) and the
-    reminder job run as tasks until the block ends.
+    rebuilding a lost live layer), the SLA monitor (warnings, breaches, escalations), the
+    reminder job and the queue-position updates run as tasks until the block ends.
     """
     async with AsyncExitStack() as stack:
         if store is None:
@@ -158,6 +158,7 @@ async def open_dialogue(
                 store, live.outbound, templates, before=settings.booking.reminder_before
             )
             monitor = sla_monitor(settings, routing, clock)
-            for job in (routing.run(), monitor.run(), reminders.run_forever()):
+            updates = position_updates(settings, routing, clock)
+            for job in (routing.run(), monitor.run(), reminders.run_forever(), updates.run()):
                 stack.push_async_callback(_stop, asyncio.create_task(job))
         yield Dialogue(engine, store, routing, live)

@@ -25,6 +25,12 @@ from routing.escalation import AlertLevel, EscalationKind, EscalationRule
 from routing.events import Urgency
 from routing.notify import CustomerNotifier
 from routing.parts import RoutingOptions
+from routing.position_updates import (
+    MemoryUpdateClaims,
+    PositionUpdates,
+    RedisUpdateClaims,
+    UpdateClaims,
+)
 from routing.priority import FirstResponseDue, PriorityPolicy
 from routing.queues import QueueSpec
 from routing.redis_keys import RedisKeys
@@ -114,6 +120,17 @@ def sla_monitor(settings: Settings, service: RoutingService, clock: Clock) -> Sl
     """The SLA monitor over the configured queues' calendars and SLA policies."""
     policies = {name: sla_policy(policy) for name, policy in settings.sla_policies.items()}
     return SlaMonitor(service, queue_calendars(settings), policies, clock=clock)
+
+
+def position_updates(settings: Settings, service: RoutingService, clock: Clock) -> PositionUpdates:
+    """The queue-position update job, sharing the live layer (claims in Redis or memory)."""
+    dispatcher = service.dispatcher
+    claims: UpdateClaims = (
+        RedisUpdateClaims(dispatcher.client, dispatcher.keys)
+        if isinstance(dispatcher, RedisDispatcher)
+        else MemoryUpdateClaims(clock)
+    )
+    return PositionUpdates(service, claims, settings.routing.position_updates, clock)
 
 
 @asynccontextmanager

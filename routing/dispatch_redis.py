@@ -61,6 +61,7 @@ async def _translated() -> AsyncIterator[None]:
 class RedisDispatcher:
     def __init__(self, client: aioredis.Redis, keys: RedisKeys | None = None) -> None:
         self._redis = client
+        self.client = client  # for the jobs that share the live layer's connection
         self.keys = keys or RedisKeys()
         self._token = secrets.token_hex(8)
         self._scripts = {

@@ -27,6 +27,10 @@ it loses no record. Times stored in Redis are milliseconds since the epoch, by t
     built                   string  dispatch. When the live layer was last rebuilt; missing
                                     means lost (e.g. flushed): the next tick rebuilds
     rebuild                 string  TTL (the rebuild's time limit). The rebuild lock
+    pq:<ticket>             string  TTL (routing.position_updates). A queue-position update was
+                                    sent lately: the quiet period (routing.position_updates)
+    pt:<ticket>             string  TTL 1 day (routing.position_updates). What the customer was
+                                    last told ("position:minutes")
 
     channel                 pub/sub (no storage)
     ch:queue:<queue>        desk events of tickets in the queue
@@ -71,6 +75,12 @@ class RedisKeys:
 
     def seats(self, agent_id: int) -> str:
         return f"{self.prefix}a:{agent_member(agent_id)}:t"
+
+    def position_quiet(self, ticket_id: int) -> str:
+        return f"{self.prefix}pq:{member(ticket_id)}"
+
+    def position_told(self, ticket_id: int) -> str:
+        return f"{self.prefix}pt:{member(ticket_id)}"
 
     def declined(self, ticket_id: int) -> str:
         return f"{self.prefix}d:{member(ticket_id)}"

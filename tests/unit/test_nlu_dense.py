@@ -103,3 +103,30 @@ def test_missing_packages_give_an_install_hint(monkeypatch: pytest.MonkeyPatch) 
     monkeypatch.setattr(dense.importlib, "import_module", missing)
     with pytest.raises(DenseFeaturesUnavailable, match=r"pip install torch==2\.13\.0"):
         dense.MiniLmEncoder.load()
+
+
+def test_onnx_runtime_gives_the_pytorch_embeddings(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The exported graph must take the padding mask as an input: padded batches and single
+    texts both match PyTorch; the export is cached and reused."""
+    from nlu.dense_onnx import OnnxMiniLmEncoder
+
+    monkeypatch.setenv("FRONTDESK_CACHE_DIR", str(tmp_path))
+    texts = ["hi", "I would like to move my physio session to next Tuesday afternoon", "refund?"]
+    reference = dense.MiniLmEncoder.load().encode(texts)
+    fast = OnnxMiniLmEncoder.load()
+    graphs = list(tmp_path.rglob("*.onnx"))
+    assert len(graphs) == 1
+    assert np.allclose(fast.encode(texts), reference, atol=1e-4)
+    with fast.serving():
+        singles = np.vstack([fast.encode([t]) for t in texts])
+    assert np.allclose(singles, reference, atol=1e-4)
+    OnnxMiniLmEncoder.load()
+    assert list(tmp_path.rglob("*.onnx")) == graphs  # exported once
+
+
+def test_the_served_encoder_is_onnx_runtime(encoder: dense.SentenceEncoder) -> None:
+    from nlu.dense_onnx import OnnxMiniLmEncoder
+
+    assert isinstance(encoder, OnnxMiniLmEncoder)
