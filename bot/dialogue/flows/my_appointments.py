@@ -213,7 +213,10 @@ class RescheduleFlow(_OwnAppointments):
                 Button(local_label(turn, s.start), f'/{CHOOSE}{{"option": {i}}}')
                 for i, s in enumerate(search.options, start=1)
             )
-            turn.say("move_options", buttons=buttons)
+            if wanted.at is not None:
+                turn.say("move_offer_taken", when=local_label(turn, wanted.at), buttons=buttons)
+            else:
+                turn.say("move_options", buttons=buttons)
         else:
             turn.say("move_none")
 
