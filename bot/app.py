@@ -75,6 +75,30 @@ def build_app(settings: Settings, *, clock: Clock = system_clock) -> web.Applica
     for channel in push_channels(settings, clock):
         app.router.add_routes(channel.routes())
         app.cleanup_ctx.append(_running(channel, clock))
+    # the desk (agents' console, supervisors' dashboard, /metrics): routes now, parts once the
+    # dialogue runs; its config from the `desk:` section (imported here: desk/ is self-contained)
+    from bot.routing_setup import queue_calendars, sla_policy
+    from desk.app import Desk, DeskHost, mount
+    from desk.config import DeskConfig
+
+    desk = Desk(
+        DeskConfig.build(
+            settings.desk,
+            business_name=settings.business.name,
+            timezone=settings.business.tz,
+            public_url=settings.server.public_url,
+            calendars=queue_calendars(settings),
+            sla_policies={name: sla_policy(p) for name, p in settings.sla_policies.items()},
+        ),
+        clock=clock,
+    )
+
+    async def timed_nlu_ctx(app: web.Application) -> AsyncIterator[None]:
+        app[NLU] = desk.timed(app[NLU])  # parse times for GET /metrics
+        yield
+
+    app.cleanup_ctx.insert(app.cleanup_ctx.index(dialogue_ctx), timed_nlu_ctx)
+    mount(app, desk, lambda a: DeskHost(a[DIALOGUE].store, a[DIALOGUE].routing, a.get(REDIS)))
     app.router.add_routes([parse_route(lambda request: request.app[NLU])])
     app.router.add_get("/", index)
     app.router.add_get("/healthz", healthz)
@@ -84,9 +108,28 @@ def build_app(settings: Settings, *, clock: Clock = system_clock) -> web.Applica
 def push_channels(settings: Settings, clock: Clock) -> list[Channel]:
     """The channels that run beside the dialogue, as config.yml switches them on."""
     channels: list[Channel] = []
-    # telegram
-    # webchat
-    # voice
+    if settings.channels.telegram.enabled:  # imported here: only this channel needs `telegram`
+        from bot.channels.telegram import TelegramChannel
+        from bot.dialogue_setup import templates_of
+
+        channels.append(
+            TelegramChannel(
+                settings.channels.telegram,
+                public_url=settings.server.public_url,
+                templates=templates_of(settings),
+            )
+        )
+    if settings.channels.webchat.enabled:
+        from bot.channels.webchat import WebchatChannel
+        from bot.dialogue_setup import templates_of
+
+        webchat = settings.channels.webchat
+        business, templates = settings.business.name, templates_of(settings)
+        channels.append(WebchatChannel(webchat, business=business, templates=templates))
+    if settings.channels.voice.enabled:  # imported here: only this channel needs `twilio`
+        from bot.channels.voice import VoiceChannel
+
+        channels.append(VoiceChannel.from_settings(settings))
     return channels
 
 

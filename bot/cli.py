@@ -120,6 +120,7 @@ async def agent_create(settings: Settings, args: argparse.Namespace) -> int:
             roles=[AgentRole(r) for r in args.role or ["agent"]],
             skills=args.skill or [],
             capacity=args.capacity,
+            phone_address=args.phone,
         )
     print(f"agent {agent.username} created (id {agent.id}, roles {', '.join(agent.roles)})")
     return 0
@@ -213,6 +214,9 @@ def parser() -> argparse.ArgumentParser:
     create.add_argument("--role", action="append", choices=[r.value for r in AgentRole])
     create.add_argument("--skill", action="append", help="a queue skill (repeat for several)")
     create.add_argument("--capacity", type=int, default=3, help="concurrent tickets")
+    create.add_argument(
+        "--phone", help="where phone calls are put through: +44... (E.164) or sip:user@host"
+    )
     create.add_argument(
         "--password-stdin", action="store_true", help="read the password from stdin"
     )

@@ -144,28 +144,68 @@ class TelegramChannel(_Model):
     enabled: bool = False
     mode: Literal["webhook", "polling"] = "webhook"
     token: SecretStr | None = None
-    webhook_secret: SecretStr | None = None
-    base_url: str | None = None
+    webhook_secret: SecretStr | None = None  # required in webhook mode (checked at start-up)
+    base_url: WebUrl | None = None  # another Bot API server (a local one, a test fake)
+    per_chat_interval: float = Field(default=1.0, ge=0, le=60)  # seconds between two messages
+    global_rate: float = Field(default=30.0, gt=0, le=1000)  # messages per second, all chats
+    max_retries: int = Field(default=3, ge=0, le=10)  # resends after a 429 "retry after"
+    max_retry_wait: float = Field(default=60.0, gt=0, le=3600)  # a longer retry_after gives up
+    poll_timeout: int = Field(default=30, ge=0, le=50)  # long-polling seconds (polling mode)
 
     @model_validator(mode="after")
     def _needs_token(self) -> TelegramChannel:
+        problems: list[tuple[Loc, str]] = []
         if self.enabled and _blank(self.token):
-            _raise_any([(("token",), "required while the telegram channel is enabled")])
+            problems.append((("token",), "required while the telegram channel is enabled"))
+        secret = self.webhook_secret.get_secret_value() if self.webhook_secret else ""
+        if secret and not re.fullmatch(r"[A-Za-z0-9_-]{1,256}", secret):
+            reason = "must be 1-256 letters, digits, _ or - (Telegram's rule for secret tokens)"
+            problems.append((("webhook_secret",), reason))
+        _raise_any(problems)
         return self
+
+
+WebOrigin = Annotated[
+    str,
+    _checked(
+        _matches(r"https?://[^/\s?#]+"),
+        "{value!r} is not an origin like 'https://www.example.com' (scheme and host, no path)",
+    ),
+]
 
 
 class WebchatChannel(_Model):
     enabled: bool = True
     identity_secret: SecretStr | None = None
-    allowed_origins: tuple[str, ...] = ("http://localhost:8080",)
-    max_message_chars: int = Field(default=2000, gt=0)
+    allowed_origins: tuple[WebOrigin, ...] = ("http://localhost:8080",)
+    max_message_chars: int = Field(default=2000, gt=0, le=20_000)
+    rate_limit_messages: int = Field(default=10, ge=1)  # per conversation, within ...
+    rate_limit_period: Duration = timedelta(seconds=10)
+    heartbeat: Duration = timedelta(seconds=25)  # WebSocket ping interval, both ways
+    history_messages: int = Field(default=100, ge=1, le=1000)  # restored on (re)load
+    max_token_age: Duration = timedelta(hours=1)  # the longest a JWT may be valid ahead
+
+
+_PHONE_ADDRESS = r"\+[1-9][0-9]{6,14}|sips?:[^\s@<>\"]+@[A-Za-z0-9.-]+(:[0-9]{1,5})?(;[^\s<>\"]*)?"
 
 
 class VoiceChannel(_Model):
     enabled: bool = False
-    auth_token: SecretStr | None = None
-    language: str = "en-GB"
+    auth_token: SecretStr | None = None  # Twilio's auth token (SignalWire: the signing key)
+    language: str = "en-GB"  # speech recognition and <Say> language
     voice: str = "Polly.Amy"
+    hold_pause: Duration = timedelta(seconds=20)  # silence between two queue announcements
+    max_hold: Duration = timedelta(minutes=15)  # then a call-back (or fallback_number) instead
+    input_timeout: Duration = timedelta(seconds=5)  # no speech or key for this long: no input
+    speech_timeout: Literal["auto"] | Annotated[int, Field(ge=1, le=30)] = "auto"
+    dial_timeout: Duration = timedelta(seconds=25)  # ring an agent's phone this long
+    # dialled when no agent answers, the wait is too long, or the assistant fails: E.164 or sip:
+    fallback_number: (
+        Annotated[
+            str, _checked(_matches(_PHONE_ADDRESS), "{value!r} is not +<digits> or a sip: address")
+        ]
+        | None
+    ) = None
 
     @model_validator(mode="after")
     def _needs_auth_token(self) -> VoiceChannel:
@@ -381,6 +421,71 @@ class DialogueSettings(_Model):
     )
 
 
+class CannedResponseSettings(_Model):
+    key: Slug
+    title: Name
+    text: Name
+
+
+class ResolutionCodeSettings(_Model):
+    key: Slug
+    title: Name
+
+
+_DEFAULT_RESOLUTION_CODES = (
+    ResolutionCodeSettings(key="resolved", title="Resolved"),
+    ResolutionCodeSettings(key="booked", title="Appointment booked or changed"),
+    ResolutionCodeSettings(key="information-given", title="Information given"),
+    ResolutionCodeSettings(key="referred", title="Referred elsewhere"),
+    ResolutionCodeSettings(key="no-response", title="No response from the customer"),
+    ResolutionCodeSettings(key="duplicate", title="Duplicate"),
+)
+
+
+class DeskSettings(_Model):
+    """The agents' console and the supervisors' dashboard (desk/, docs/desk.md)."""
+
+    session_lifetime: Duration = timedelta(hours=8)  # signed out after this long without use
+    session_max_age: Duration = timedelta(hours=12)  # ... and after this long in any case
+    cookie_secure: bool | None = None  # None: Secure cookies when server.public_url is https
+    login_max_failures: int = Field(default=5, ge=1, le=1000)  # per username, within ...
+    login_window: Duration = timedelta(minutes=15)
+    login_max_failures_per_address: int = Field(default=50, ge=1, le=100_000)  # per client IP
+    live_heartbeat: Duration = timedelta(seconds=15)  # keep-alive on the live event stream
+    service_level_threshold: Duration = timedelta(seconds=20)  # "answered within" for SL
+    short_abandon: Duration = timedelta(seconds=10)  # abandons this quick are not counted
+    interval: Duration = timedelta(minutes=15)  # chart and CSV intervals; must divide an hour
+    service_level_formula: Literal[
+        "exclude_short_abandons", "count_abandons", "abandons_within_as_met",
+        "answered_only", "offered",
+    ] = "exclude_short_abandons"  # fmt: skip
+    priority_step: int = Field(default=200, ge=1)  # "raise priority" on the dashboard adds this
+    metrics_token: SecretStr | None = Field(default=None, repr=False)  # bearer for GET /metrics
+    canned_responses: tuple[CannedResponseSettings, ...] = ()
+    resolution_codes: tuple[ResolutionCodeSettings, ...] = Field(
+        default=_DEFAULT_RESOLUTION_CODES, min_length=1
+    )
+
+    @model_validator(mode="after")
+    def _consistent(self) -> DeskSettings:
+        problems: list[tuple[Loc, str]] = []
+        minutes, rest = divmod(self.interval, timedelta(minutes=1))
+        if rest or minutes <= 0 or 60 % minutes:
+            problems.append((("interval",), "must divide an hour in whole minutes (5m, 15m, 30m)"))
+        if self.session_max_age < self.session_lifetime:
+            problems.append((("session_max_age",), "must not be shorter than session_lifetime"))
+        keys: dict[str, list[str]] = {
+            "canned_responses": [item.key for item in self.canned_responses],
+            "resolution_codes": [item.key for item in self.resolution_codes],
+        }
+        for section, found in keys.items():
+            for i, key in enumerate(found):
+                if key in found[:i]:
+                    problems.append(((section, i, "key"), f"duplicate key {key!r}"))
+        _raise_any(problems)
+        return self
+
+
 class Settings(_Model):
     business: BusinessSettings
     dialogue: DialogueSettings = DialogueSettings()
@@ -398,6 +503,7 @@ class Settings(_Model):
     clv: ClvSettings = ClvSettings()
     knowledge_base: KnowledgeBaseSettings = KnowledgeBaseSettings()
     booking: BookingSettings = BookingSettings()
+    desk: DeskSettings = DeskSettings()
 
     @model_validator(mode="after")
     def _cross_references(self) -> Settings:

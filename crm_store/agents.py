@@ -6,6 +6,7 @@ import asyncio
 import re
 from collections.abc import Iterable
 
+import phonenumbers
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import select
@@ -15,12 +16,50 @@ from crm_store import models as m
 from crm_store.clock import Clock
 from crm_store.database import Database
 from crm_store.enums import AgentRole
-from crm_store.errors import InvalidInput
+from crm_store.errors import InvalidInput, NotFound
 from crm_store.records import AgentRecord
 from crm_store.validation import clean_name
 
 _USERNAME = re.compile(r"^[a-z0-9][a-z0-9._-]{1,63}$")
 MIN_PASSWORD = 10
+PHONE_ADDRESS_MAX = 200
+# sip:user@host[:port][;param=value...] (what Twilio's <Sip> noun dials); no spaces or quotes.
+_SIP = re.compile(
+    r"^sips?:[A-Za-z0-9._~%!$&'()*+,=-]+@[A-Za-z0-9.-]+(?::\d{1,5})?(?:;[A-Za-z0-9._~%=-]+)*$",
+    re.IGNORECASE,
+)
+
+
+def clean_phone_address(raw: str | None) -> str | None:
+    """Where an agent takes calls: an international number (returned as E.164) or a sip: URI.
+
+    A blank value means "no phone"; a number must carry its country code ("+44 20 7946 0321"),
+    since agents may sit anywhere.
+    """
+    if raw is None or not raw.strip():
+        return None
+    value = raw.strip()
+    if len(value) > PHONE_ADDRESS_MAX:
+        raise InvalidInput("phone_address", f"is longer than {PHONE_ADDRESS_MAX} characters")
+    if value[:4].lower() == "sip:" or value[:5].lower() == "sips:":
+        if not _SIP.match(value):
+            raise InvalidInput(
+                "phone_address", f"{value!r} is not a SIP address like sip:ann@pbx.example.com"
+            )
+        scheme, _, rest = value.partition(":")
+        return f"{scheme.lower()}:{rest}"
+    if not value.startswith("+"):
+        raise InvalidInput(
+            "phone_address",
+            f"{value!r}: write the number with its country code (+44...) or sip:...",
+        )
+    try:
+        number = phonenumbers.parse(value, None)
+    except phonenumbers.NumberParseException as exc:
+        raise InvalidInput("phone_address", f"{value!r} is not a phone number") from exc
+    if not phonenumbers.is_possible_number(number):
+        raise InvalidInput("phone_address", f"{value!r} is not a possible phone number")
+    return str(phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164))
 
 
 class AgentDirectory:
@@ -41,6 +80,7 @@ class AgentDirectory:
         roles: Iterable[AgentRole] = (AgentRole.AGENT,),
         skills: Iterable[str] = (),
         capacity: int = 3,
+        phone_address: str | None = None,
     ) -> AgentRecord:
         username = username.strip().lower()
         if not _USERNAME.match(username):
@@ -52,6 +92,7 @@ class AgentDirectory:
         role_list = sorted({AgentRole(r) for r in roles})
         if not role_list:
             raise InvalidInput("roles", "at least one role is required")
+        phone = clean_phone_address(phone_address)
         # Hashing is CPU work: keep it off the event loop.
         password_hash = await asyncio.to_thread(self._hasher.hash, password)
         async with self._db.transaction() as session:
@@ -65,9 +106,21 @@ class AgentDirectory:
                 skills=sorted(set(skills)),
                 capacity=capacity,
                 active=True,
+                phone_address=phone,
                 created_at=self._clock(),
             )
             session.add(row)
+            await session.flush()
+            return mapping.agent(row)
+
+    async def set_phone_address(self, agent_id: int, phone_address: str | None) -> AgentRecord:
+        """Set (or, with None or a blank, clear) where the agent takes phone calls."""
+        phone = clean_phone_address(phone_address)
+        async with self._db.transaction() as session:
+            row = await session.get(m.Agent, agent_id)
+            if row is None:
+                raise NotFound("agent", agent_id)
+            row.phone_address = phone
             await session.flush()
             return mapping.agent(row)
 

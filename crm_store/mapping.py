@@ -115,4 +115,5 @@ def agent(row: m.Agent) -> AgentRecord:
         skills=tuple(row.skills),
         capacity=row.capacity,
         active=row.active,
+        phone_address=row.phone_address,
     )

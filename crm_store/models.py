@@ -326,3 +326,23 @@ class WebchatMessage(Base):
     client_key: Mapped[str | None] = mapped_column(String(64))
     body: Mapped[dict[str, Any]] = mapped_column(JSON)
     created_at: Mapped[datetime]
+
+
+# -- the desk's security audit log: logins, refusals and the sensitive actions of staff ----------
+
+
+class DeskAuditEvent(Base):
+    """One security-relevant desk action (append-only): who, from where, what, on what, result."""
+
+    __tablename__ = "desk_audit_events"
+    __table_args__ = (Index("ix_desk_audit_events_agent_id_at", "agent_id", "at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    at: Mapped[datetime] = mapped_column(index=True)
+    action: Mapped[str] = mapped_column(String(40))
+    outcome: Mapped[str] = mapped_column(String(20))  # "ok", "refused", "failed"
+    agent_id: Mapped[int | None] = mapped_column(ForeignKey("agents.id", ondelete="SET NULL"))
+    username: Mapped[str | None] = mapped_column(String(64))  # as typed at a login attempt
+    address: Mapped[str | None] = mapped_column(String(64))  # the client's IP address
+    target: Mapped[str | None] = mapped_column(String(100))  # e.g. "ticket:12", "queue:billing"
+    detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)

@@ -4,7 +4,9 @@ Erasure removes personal data and keeps anonymous aggregates: the customer row s
 tier and lifetime value) so that revenue, volumes and appointment counts still add up, but the
 name, birth date, notes, "how did you hear about us", every identity, the text and
 conversation ids of every interaction, the text of every advice question, and the reasons and
-message texts of every ticket are gone.
+message texts of every ticket are gone, and so is the web chat transcript of every web
+conversation of theirs (found through their web identities and their interactions, before those
+are erased).
 """
 
 from __future__ import annotations
@@ -15,16 +17,18 @@ from decimal import Decimal
 from enum import Enum
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm_store import mapping
 from crm_store import models as m
 from crm_store.clock import Clock
 from crm_store.database import Database
+from crm_store.enums import Channel
 from crm_store.errors import NotFound
 
 ERASED_NAME = "[erased]"
+WEB_PREFIX = f"{Channel.WEB.value}:"
 PERSONAL_EVENT_KEYS = frozenset({"text", "comment", "reason"})
 
 
@@ -40,6 +44,23 @@ def _jsonable(value: Any) -> Any:
     if isinstance(value, Enum):
         return value.value
     return value
+
+
+async def _web_conversations(session: AsyncSession, customer_id: int) -> list[str]:
+    """The customer's web chat conversation ids: one per web identity, and any their
+    interactions name (an identity deleted or merged since)."""
+    i, n = m.Identity, m.Interaction
+    identities = await session.scalars(
+        select(i.external_id).where(i.customer_id == customer_id, i.channel == Channel.WEB)
+    )
+    named = await session.scalars(
+        select(n.conversation_id)
+        .where(n.customer_id == customer_id, n.conversation_id.startswith(WEB_PREFIX))
+        .distinct()
+    )
+    found = {f"{WEB_PREFIX}{external_id}" for external_id in identities}
+    found.update(cid for cid in named if cid)
+    return sorted(found)
 
 
 class PrivacyOffice:
@@ -86,6 +107,7 @@ class PrivacyOffice:
                     asdict(mapping.appointment(row, sname, rname))
                     for row, sname, rname in appointments
                 ],
+                "webchat": await self._transcripts(session, customer_id),
             }
         return dict(_jsonable(data))
 
@@ -104,6 +126,10 @@ class PrivacyOffice:
             customer.consent_data_processing = False
             customer.erased_at = now
             customer.updated_at = now
+            conversations = await _web_conversations(session, customer_id)  # before they go
+            await session.execute(
+                delete(m.WebchatMessage).where(m.WebchatMessage.conversation_id.in_(conversations))
+            )
             for identity in await session.scalars(
                 select(m.Identity).where(m.Identity.customer_id == customer_id)
             ):
@@ -119,6 +145,25 @@ class PrivacyOffice:
                 .values(question=None)
             )
             await self._erase_tickets(session, customer_id)
+
+    @staticmethod
+    async def _transcripts(session: AsyncSession, customer_id: int) -> list[dict[str, Any]]:
+        w = m.WebchatMessage
+        rows = await session.scalars(
+            select(w)
+            .where(w.conversation_id.in_(await _web_conversations(session, customer_id)))
+            .order_by(w.conversation_id, w.seq)
+        )
+        return [
+            {
+                "conversation_id": row.conversation_id,
+                "seq": row.seq,
+                "author": row.author,
+                "body": row.body,
+                "created_at": row.created_at,
+            }
+            for row in rows
+        ]
 
     @staticmethod
     async def _erase_tickets(session: AsyncSession, customer_id: int) -> None:

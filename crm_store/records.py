@@ -103,6 +103,7 @@ class AgentRecord:
     skills: tuple[str, ...]
     capacity: int
     active: bool
+    phone_address: str | None = None  # where a call is put through: "+44..." (E.164) or "sip:..."
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,6 +18,7 @@ from crm_store.privacy import PrivacyOffice
 from crm_store.reminders import ReminderBook
 from crm_store.segmentation import SegmentationPolicy
 from crm_store.tier_assignment import TierAssigner
+from crm_store.webchat import WebchatTranscript
 
 
 class CrmStore:
@@ -47,6 +48,7 @@ class CrmStore:
         self.privacy = PrivacyOffice(database, clock)
         self.knowledge_log = KnowledgeLog(database, clock)
         self.reminders = ReminderBook(database, clock)
+        self.webchat = WebchatTranscript(database, clock)
 
     @classmethod
     @asynccontextmanager

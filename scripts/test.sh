@@ -26,5 +26,19 @@ echo "==> mypy"
 .venv/bin/mypy
 echo "==> import contracts"
 .venv/bin/lint-imports
+if [ ! -x /usr/bin/chromium ]; then
+  # The browser tests (tests/e2e) drive Debian's Chromium; Playwright never downloads one.
+  echo "==> installing Debian's chromium for the browser tests"
+  if [ "$(id -u)" = "0" ]; then
+    apt-get install -y chromium || { apt-get update && apt-get install -y chromium; }
+  elif sudo -n true 2>/dev/null; then
+    sudo -n apt-get install -y chromium || { sudo -n apt-get update && sudo -n apt-get install -y chromium; }
+  else
+    echo "error: /usr/bin/chromium is missing and it cannot be installed here (not root, no" >&2
+    echo "passwordless sudo). Install it with: sudo apt-get install chromium" >&2
+    exit 1
+  fi
+fi
+
 echo "==> pytest"
 .venv/bin/python -m pytest -q "$@"

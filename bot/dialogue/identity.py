@@ -23,7 +23,13 @@ async def recognise(
     Verification only ever goes up within a conversation: a proof from the channel (signed web
     identity, Telegram contact) marks the identity verified in the CRM and links a proven phone
     number to the customer who already owns it.
+
+    A channel whose proof lasts one session (the phone: caller ids can be forged, so a birth
+    date confirmed on one call proves nothing about the next) names the session in
+    `metadata["session"]`; a new session starts unverified, whatever the CRM says.
     """
+    session = message.metadata.get("session")
+    session = str(session)[:128] if session is not None else None
     customer = None
     if state.customer_id is not None:
         try:
@@ -36,10 +42,12 @@ async def recognise(
         )
         identity = await store.customers.identity(message.channel, message.sender_id)
         state.customer_id = customer.id
-        state.verified = bool(identity and identity.verified)
+        state.verified = bool(identity and identity.verified) and session is None
         state.language = customer.language
         if created:
             log.info("new lead %s for %s", customer.id, message.conversation_id)
+    if session is not None and session != state.session:
+        state.session, state.verified = session, False
     if message.verified_phone:
         customer = await store.customers.link_verified_phone(
             message.channel, message.sender_id, message.verified_phone

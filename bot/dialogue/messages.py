@@ -18,6 +18,7 @@ class InboundMessage:
     REST sender). `verified` is True only when the channel proved who the sender is (a signed
     web identity, a Telegram contact shared by its owner); `verified_phone` carries the phone
     number such a proof established, so the dialogue can link it to an existing customer.
+    `metadata["session"]` names a session whose end also ends any proof given in it (a call).
     """
 
     channel: Channel

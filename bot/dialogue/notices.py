@@ -74,7 +74,9 @@ class DialogueNotifier:
         if notice.kind is NoticeKind.AGENT_JOINED:
             return [Reply(text("en", "agent_joined", agent=agent))]
         if notice.kind is NoticeKind.AGENT_MESSAGE and notice.text:
-            return [Reply(text("en", "agent_says", agent=agent, text=notice.text))]
+            said = text("en", "agent_says", agent=agent, text=notice.text)
+            # marked as the agent's, so the web chat can show it as theirs
+            return [Reply(said, custom={"author": "agent", "agent": agent})]
         if notice.kind is NoticeKind.RESOLVED:
             return [
                 Reply(

@@ -21,6 +21,8 @@ class ConversationState:
     conversation_id: str
     customer_id: int | None = None
     verified: bool = False
+    # the channel session (a phone call) a proof belongs to: a new session needs a new proof
+    session: str | None = None
     language: str = "en"
     flow: str | None = None  # the active flow, e.g. "book"
     slots: dict[str, Any] = field(default_factory=dict)

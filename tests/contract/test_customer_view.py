@@ -28,6 +28,7 @@ PERSONAL = {
     "notes": "Prefers morning slots",
     "said": "my knee still hurts after the run",
     "conversation": "telegram:424242",
+    "typed": "my new address is 12 Elm Road",
 }
 
 
@@ -84,6 +85,9 @@ async def make_anna(store: CrmStore, clock) -> int:
             conversation_id=PERSONAL["conversation"],
         )
     await store.knowledge_log.record_question(anna.id, PERSONAL["said"], None, 0.2, False)
+    await store.webchat.append_customer(
+        f"web:{PERSONAL['web']}", "k-1", {"text": PERSONAL["typed"]}
+    )
     await add_ticket(store, anna.id, PERSONAL["said"])
     await store.customers.record_transaction(anna.id, Decimal("80.00"), "GBP", "Dental cleaning")
     await store.customers.record_transaction(anna.id, Decimal("60.50"), "GBP", "Dental check-up")
@@ -131,6 +135,12 @@ async def test_export_is_complete_json(store: CrmStore, clock) -> None:
 async def test_erase_leaves_no_personal_data_and_keeps_aggregates(store: CrmStore, clock) -> None:
     anna = await make_anna(store, clock)
     bystander = await store.customers.create(NewCustomer("Bystander"), [(Channel.WEB, "by-1")])
+    anonymous = "web:anon-anna-before-sign-in"  # known only from her interactions
+    await store.customers.record_interaction(
+        anna, Channel.WEB, Direction.INBOUND, "hi", conversation_id=anonymous
+    )
+    await store.webchat.append_customer(anonymous, "k-1", {"text": PERSONAL["typed"]})
+    await store.webchat.append_customer("web:by-1", "k-1", {"text": "the bystander's words"})
     await store.privacy.erase(anna)
 
     async with store.database.transaction() as session:
@@ -140,7 +150,11 @@ async def test_erase_leaves_no_personal_data_and_keeps_aggregates(store: CrmStor
                 for kind, value in PERSONAL.items():
                     assert value not in dumped, f"{kind} left in {table.name}: {dumped}"
         interactions = (await session.scalars(select(m.Interaction))).all()
-    assert len(interactions) == 3 and all(i.channel for i in interactions)
+    assert len(interactions) == 4 and all(i.channel for i in interactions)
+    assert await store.webchat.latest(anonymous, 10) == []
+    assert [e.body["text"] for e in await store.webchat.latest("web:by-1", 10)] == [
+        "the bystander's words"
+    ]
 
     view = await store.views.view(anna)
     assert view.customer.erased and view.identities == ()
