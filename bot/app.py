@@ -3,22 +3,26 @@
 from __future__ import annotations
 
 import html
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 from aiohttp import web
 
-from bot.channels.host import Channel, ChannelHost
+from bot.channels.host import Channel, ChannelHost, HoldsConnections
 from bot.channels.rest import RestChannel
+from bot.channels.webchat import WebchatChannel
 from bot.config import Settings
 from bot.dialogue.messages import InboundMessage, Reply
 from bot.dialogue.ports import Interpreter
-from bot.dialogue_setup import Dialogue, open_dialogue
+from bot.dialogue_setup import Dialogue, open_dialogue, templates_of
 from bot.http_errors import error_middleware, json_error
 from bot.nlu_backend import open_interpreter
 from bot.resources import open_crm, open_redis
+from bot.routing_setup import queue_calendars, sla_policy
 from crm_store.clock import Clock, system_clock
 from crm_store.errors import StoreUnavailable
 from crm_store.store import CrmStore
+from desk.app import Desk, DeskHost, mount
+from desk.config import DeskConfig
 from nlu.http import parse_route
 
 SETTINGS = web.AppKey("settings", Settings)
@@ -75,12 +79,24 @@ def build_app(settings: Settings, *, clock: Clock = system_clock) -> web.Applica
     for channel in push_channels(settings, clock):
         app.router.add_routes(channel.routes())
         app.cleanup_ctx.append(_running(channel, clock))
-    # the desk (agents' console, supervisors' dashboard, /metrics): routes now, parts once the
-    # dialogue runs; its config from the `desk:` section (imported here: desk/ is self-contained)
-    from bot.routing_setup import queue_calendars, sla_policy
-    from desk.app import Desk, DeskHost, mount
-    from desk.config import DeskConfig
+        if isinstance(channel, HoldsConnections):  # else a stop waits for open sockets
+            app.on_shutdown.append(_closing(channel))
+    _mount_desk(app, settings, clock, before=dialogue_ctx)
+    app.router.add_routes([parse_route(lambda request: request.app[NLU])])
+    app.router.add_get("/", index)
+    app.router.add_get("/healthz", healthz)
+    return app
 
+
+def _mount_desk(
+    app: web.Application,
+    settings: Settings,
+    clock: Clock,
+    *,
+    before: Callable[[web.Application], AsyncIterator[None]],
+) -> None:
+    """The desk (agents' console, supervisors' dashboard, /metrics): routes now, its parts once
+    the dialogue runs; its config from the `desk:` section (desk/ never imports the bot)."""
     desk = Desk(
         DeskConfig.build(
             settings.desk,
@@ -97,12 +113,15 @@ def build_app(settings: Settings, *, clock: Clock = system_clock) -> web.Applica
         app[NLU] = desk.timed(app[NLU])  # parse times for GET /metrics
         yield
 
-    app.cleanup_ctx.insert(app.cleanup_ctx.index(dialogue_ctx), timed_nlu_ctx)
+    app.cleanup_ctx.insert(app.cleanup_ctx.index(before), timed_nlu_ctx)
     mount(app, desk, lambda a: DeskHost(a[DIALOGUE].store, a[DIALOGUE].routing, a.get(REDIS)))
-    app.router.add_routes([parse_route(lambda request: request.app[NLU])])
-    app.router.add_get("/", index)
-    app.router.add_get("/healthz", healthz)
-    return app
+
+
+def _closing(channel: HoldsConnections) -> Callable[[web.Application], Awaitable[None]]:
+    async def close(_: web.Application) -> None:
+        await channel.close_sockets()
+
+    return close
 
 
 def push_channels(settings: Settings, clock: Clock) -> list[Channel]:
@@ -110,7 +129,6 @@ def push_channels(settings: Settings, clock: Clock) -> list[Channel]:
     channels: list[Channel] = []
     if settings.channels.telegram.enabled:  # imported here: only this channel needs `telegram`
         from bot.channels.telegram import TelegramChannel
-        from bot.dialogue_setup import templates_of
 
         channels.append(
             TelegramChannel(
@@ -120,9 +138,6 @@ def push_channels(settings: Settings, clock: Clock) -> list[Channel]:
             )
         )
     if settings.channels.webchat.enabled:
-        from bot.channels.webchat import WebchatChannel
-        from bot.dialogue_setup import templates_of
-
         webchat = settings.channels.webchat
         business, templates = settings.business.name, templates_of(settings)
         channels.append(WebchatChannel(webchat, business=business, templates=templates))

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from aiohttp import web
 
@@ -44,3 +44,11 @@ class Channel(Protocol):
     def routes(self) -> list[web.RouteDef]: ...
 
     def running(self, host: ChannelHost) -> AbstractAsyncContextManager[None]: ...
+
+
+@runtime_checkable
+class HoldsConnections(Protocol):
+    """A channel that keeps connections open (WebSockets): closed first when the server stops,
+    so that a stop does not wait for them."""
+
+    async def close_sockets(self) -> None: ...

@@ -12,6 +12,7 @@ import asyncio
 import json
 import shutil
 from collections.abc import AsyncIterator, Callable
+from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -29,7 +30,7 @@ from bot.channels.webchat import WebchatChannel
 from bot.config import Settings
 from bot.config import WebchatChannel as WebchatSettings
 from bot.dialogue.knowledge import KnowledgeBase
-from bot.dialogue.messages import Button, Link, Reply
+from bot.dialogue.messages import Button, InboundMessage, Link, Reply
 from bot.dialogue_setup import Dialogue, load_knowledge, open_dialogue, templates_of
 from crm_store.database import Database, create_engine
 from crm_store.enums import Channel
@@ -576,3 +577,27 @@ async def test_the_widget_files_and_the_demo_page(client: TestClient) -> None:
     config = await (await client.get("/webchat/config", headers={"Origin": ORIGIN})).json()
     assert config["title"] == "Lindenhof Clinic" and config["max_message_chars"] == 60
     assert config["texts"]["send"] == "Send"
+
+
+async def test_a_rest_user_who_never_opened_the_widget_still_gets_agent_messages(
+    client: TestClient, store: CrmStore, bot: Dialogue
+) -> None:
+    """Signed-in REST users share the web identity; the widget would never show them the
+    agent's words, so they wait in the outbox for the conversation's next turn."""
+    message = InboundMessage(
+        channel=Channel.WEB,
+        sender_id="rest-user",
+        text="/request_human",
+        received_at=store.clock(),
+        verified=True,
+    )
+    await bot.engine.handle(message)
+    agent = await store.agents.create(
+        "maria", "a long enough password", display_name="Maria", skills=["reception", "booking"]
+    )
+    await bot.routing.sign_in(agent.id)
+    ticket = await bot.routing.next_ticket(agent.id) or (await bot.routing.my_tickets(agent.id))[0]
+    await bot.routing.agent_message(ticket.id, agent.id, "Hello from the desk")
+    assert await store.webchat.last_seq("web:rest-user") == 0
+    replies = await bot.engine.handle(replace(message, text="thanks"))
+    assert any("Hello from the desk" in r.text for r in replies)

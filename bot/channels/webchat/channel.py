@@ -72,7 +72,7 @@ class WebchatChannel:
 
     @asynccontextmanager
     async def running(self, host: ChannelHost) -> AsyncIterator[None]:
-        delivery = Delivery(host.store.webchat, self._hub)
+        delivery = Delivery(host.store.webchat, self._hub, host.outbound.outbox.push)
         workers = Workers()
         self._context = SessionContext(
             self._settings, self._templates, host, self._hub, delivery, self._limiter, workers

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
 from aiohttp import web
@@ -103,11 +103,23 @@ def author_of(reply: Reply) -> Author:
 
 
 class Delivery:
-    """Bot and agent messages: into the transcript, then out to the conversation's sockets."""
+    """Bot and agent messages: into the transcript, then out to the conversation's sockets.
 
-    def __init__(self, transcript: WebchatTranscript, hub: Hub) -> None:
+    A conversation that has never used the widget (no socket open, nothing in its transcript: a
+    signed-in user of the REST channel shares the web identity) gets unsolicited messages
+    through `elsewhere` (the dialogue's outbox, delivered with its next turn) instead: the
+    widget would never show them.
+    """
+
+    def __init__(
+        self,
+        transcript: WebchatTranscript,
+        hub: Hub,
+        elsewhere: Callable[[str, Sequence[Reply]], Awaitable[None]],
+    ) -> None:
         self._transcript = transcript
         self._hub = hub
+        self._elsewhere = elsewhere
 
     async def replies(
         self, conversation_id: str, replies: Sequence[Reply], answering: str | None = None
@@ -132,6 +144,12 @@ class Delivery:
     async def send(self, recipient_id: str, replies: Sequence[Reply]) -> None:
         """The outbound sender for Channel.WEB: agent replies, queue updates, reminders."""
         conversation_id = f"{Channel.WEB.value}:{recipient_id}"
+        if not self._hub.sockets(conversation_id) and not await self._transcript.last_seq(
+            conversation_id
+        ):
+            await self._elsewhere(conversation_id, replies)
+            log.info("web chat %s: never used the widget; kept for its next turn", conversation_id)
+            return
         stored = await self.replies(conversation_id, replies)
         log.info(
             "web chat %s: %d message(s) pushed to %d socket(s)",
