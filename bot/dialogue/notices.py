@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from bot.dialogue.flows.escalation import rating_buttons
+from bot.dialogue.flows.escalation import position_text, rating_buttons
 from bot.dialogue.lock import ConversationLock
 from bot.dialogue.messages import Reply
 from bot.dialogue.outbox import ChannelOutbound
@@ -12,6 +12,7 @@ from bot.dialogue.state import ConversationState, ConversationStore
 from bot.dialogue.templates import Templates
 from crm_store.customers import NewInteraction
 from crm_store.enums import Channel, Direction
+from crm_store.errors import NotFound
 from crm_store.store import CrmStore
 from routing.events import TicketStatus
 from routing.notify import CustomerNotice, NoticeKind
@@ -57,33 +58,34 @@ class DialogueNotifier:
         )
 
     async def _render(self, notice: CustomerNotice) -> list[Reply]:
-        text = self._templates.render
+        language = await self._language(notice.customer_id)
+
+        def text(key: str, **fields: object) -> str:
+            return self._templates.render(language, key, **fields)
+
         if notice.kind is NoticeKind.QUEUED and notice.position is not None:
             standing = notice.position
             if standing.status not in (TicketStatus.QUEUED, TicketStatus.OFFERED):
                 return []
-            if standing.estimated_wait is None:
-                body = text("en", "handoff_position_unknown_wait", position=standing.position or 1)
-            else:
-                minutes = max(1, round(standing.estimated_wait.total_seconds() / 60))
-                body = text(
-                    "en", "handoff_position", position=standing.position or 1, minutes=minutes
-                )
-            return [Reply(body)]
+            return [Reply(position_text(text, standing))]
         agent = await self._agent_name(notice.agent_id)
         if notice.kind is NoticeKind.AGENT_JOINED:
-            return [Reply(text("en", "agent_joined", agent=agent))]
+            return [Reply(text("agent_joined", agent=agent))]
         if notice.kind is NoticeKind.AGENT_MESSAGE and notice.text:
-            said = text("en", "agent_says", agent=agent, text=notice.text)
+            said = text("agent_says", agent=agent, text=notice.text)
             # marked as the agent's, so the web chat can show it as theirs
             return [Reply(said, custom={"author": "agent", "agent": agent})]
         if notice.kind is NoticeKind.RESOLVED:
             return [
-                Reply(
-                    text("en", "ticket_resolved", ticket=notice.ticket_id), buttons=rating_buttons()
-                )
+                Reply(text("ticket_resolved", ticket=notice.ticket_id), buttons=rating_buttons())
             ]
         return []
+
+    async def _language(self, customer_id: int) -> str:
+        try:
+            return (await self._store.customers.get(customer_id)).language
+        except NotFound:  # erased meanwhile: the default language
+            return "en"
 
     async def _agent_name(self, agent_id: int | None) -> str:
         if agent_id is None:

@@ -9,6 +9,7 @@ and the agent's replies come back through the customer's channel; the bot only a
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from datetime import timedelta
 
 from bot.dialogue.messages import Button
@@ -35,13 +36,21 @@ STATUS = frozenset({"ticket_status"})
 RATE = "rate"
 
 
+def position_text(say: Callable[..., str], standing: QueuePosition) -> str:
+    """The customer's place in the queue and the wait, in words (`say(key, **fields)`)."""
+    position = standing.position or 1
+    if standing.estimated_wait is None:
+        return say("handoff_position_unknown_wait", position=position)
+    minutes = max(1, round(standing.estimated_wait / timedelta(minutes=1)))
+    if minutes == 1:
+        return say("handoff_position_one_minute", position=position)
+    return say("handoff_position", position=position, minutes=minutes)
+
+
 def wait_text(turn: Turn, standing: QueuePosition) -> str:
     if standing.status not in (TicketStatus.QUEUED, TicketStatus.OFFERED):
         return turn.text("handoff_with_agent")
-    if standing.estimated_wait is None:
-        return turn.text("handoff_position_unknown_wait", position=standing.position or 1)
-    minutes = max(1, round(standing.estimated_wait / timedelta(minutes=1)))
-    return turn.text("handoff_position", position=standing.position or 1, minutes=minutes)
+    return position_text(turn.text, standing)
 
 
 class EscalationFlow:
