@@ -66,7 +66,7 @@ def test_the_shipped_config_loads_with_an_empty_environment() -> None:
 
     assert settings.business.name == "Lindenhof Clinic"
     assert settings.business.timezone == "Europe/London"
-    assert settings.business.languages == ("en", "de")
+    assert settings.business.languages == ("en",)
     assert (settings.business.default_region, settings.business.currency) == ("GB", "GBP")
     assert settings.stores.database_url.startswith("sqlite+aiosqlite://")
     assert settings.stores.redis_url is None
