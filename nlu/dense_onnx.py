@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from nlu.dense import MAX_TOKENS, MINILM, Progress, _import, minilm_path
+from nlu.dense import MAX_TOKENS, MINILM, MINILM_INT8, Progress, _import, minilm_path
 
 log = logging.getLogger(__name__)
 
@@ -90,13 +90,39 @@ def export_graph(model_dir: Path, target: Path) -> None:
             tmp.unlink(missing_ok=True)
 
 
+def quantize_graph(graph: Path) -> Path:
+    """The graph with int8 weights (dynamic quantization, per channel), cached beside it."""
+    target = graph.with_name(graph.stem + "-int8.onnx")
+    if target.is_file():
+        return target
+    quantization = _import("onnxruntime.quantization")
+    fd, name = tempfile.mkstemp(dir=graph.parent, suffix=".onnx.part")
+    os.close(fd)
+    tmp = Path(name)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            root = logging.getLogger()
+            before, root.disabled = root.disabled, True  # the quantizer's advice goes to root
+            try:
+                quantization.quantize_dynamic(
+                    graph, tmp, weight_type=quantization.QuantType.QInt8, per_channel=True
+                )
+            finally:
+                root.disabled = before
+        tmp.replace(target)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return target
+
+
 class OnnxMiniLmEncoder:
     """Mean-pooled, normalised MiniLM embeddings computed by ONNX Runtime."""
 
-    name = MINILM
     dimension = 384
 
-    def __init__(self, tokenizer: Any, graph: Path, ort: Any) -> None:
+    def __init__(self, tokenizer: Any, graph: Path, ort: Any, name: str = MINILM) -> None:
+        self.name = name
         self._tokenizer = tokenizer
         self._graph = graph
         self._ort = ort
@@ -105,20 +131,26 @@ class OnnxMiniLmEncoder:
         self._lock = threading.Lock()
 
     @classmethod
-    def load(cls) -> OnnxMiniLmEncoder:
+    def load(cls, *, quantized: bool = False) -> OnnxMiniLmEncoder:
+        """float32 (the PyTorch model's embeddings), or int8 weights (`quantized`)."""
         ort = _import("onnxruntime")
         transformers = _import("transformers")
         torch = _import("torch")
         model_dir = minilm_path()
-        versions = f"torch {torch.__version__} transformers {transformers.__version__}"
+        versions = (
+            f"torch {torch.__version__} transformers {transformers.__version__}"
+            f" onnxruntime {ort.__version__}"
+        )
         graph = _graph_file(model_dir / "model.safetensors", versions)
         if not graph.is_file():
             log.info("exporting %s to ONNX at %s (once per machine)", MINILM, graph)
             export_graph(model_dir, graph)
+        if quantized:
+            graph = quantize_graph(graph)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             tokenizer = transformers.AutoTokenizer.from_pretrained(model_dir, local_files_only=True)
-        return cls(tokenizer, graph, ort)
+        return cls(tokenizer, graph, ort, MINILM_INT8 if quantized else MINILM)
 
     def _session(self) -> Any:
         threads = self._threads

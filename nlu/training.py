@@ -9,7 +9,7 @@ from typing import Protocol
 
 from nlu.classifier import Inputs, IntentClassifier
 from nlu.config import PipelineConfig
-from nlu.dense import MINILM, load_encoder
+from nlu.dense import default_encoder, load_encoder
 from nlu.entities import EntityPipeline
 from nlu.errors import TrainingDataError
 from nlu.featurizers import SparseFeaturizer
@@ -51,7 +51,7 @@ def train_model(
     encoder = None
     dense = None
     if config.dense:
-        encoder = load_encoder(MINILM)
+        encoder = load_encoder(default_encoder())
         progress.stage(f"sentence embeddings ({encoder.name})", len(texts))
         dense = encoder.encode(texts, progress=progress.advance)
     classifier = IntentClassifier.fit(

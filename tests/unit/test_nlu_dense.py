@@ -130,3 +130,16 @@ def test_the_served_encoder_is_onnx_runtime(encoder: dense.SentenceEncoder) -> N
     from nlu.dense_onnx import OnnxMiniLmEncoder
 
     assert isinstance(encoder, OnnxMiniLmEncoder)
+
+
+def test_int8_embeddings_stay_close_to_float32_and_models_record_their_encoder(
+    encoder: dense.SentenceEncoder, model: NluModel
+) -> None:
+    quantized = dense.load_encoder(dense.MINILM_INT8)
+    assert quantized.name == dense.MINILM_INT8
+    texts = ["can I book a cleaning on Friday?", "my card was charged twice", "hello"]
+    cosine = (quantized.encode(texts) * encoder.encode(texts)).sum(axis=1)
+    assert cosine.min() > 0.97
+    assert dense.default_encoder() == dense.MINILM_INT8
+    assert model.info.extra["encoder"] == dense.MINILM_INT8
+    assert model.encoder is quantized
