@@ -165,7 +165,11 @@ async def index(request: web.Request) -> web.Response:
     body = (
         f"<!doctype html><html lang=en><meta charset=utf-8><title>{name} · Frontdesk</title>"
         f"<h1>{name}</h1><p>Frontdesk is running.</p>"
-        '<ul><li><a href="/healthz">/healthz</a> - health of the database and Redis</li></ul>'
+        "<ul>"
+        '<li><a href="/demo">/demo</a> - the demo website with the chat widget</li>'
+        '<li><a href="/desk">/desk</a> - the agents’ console and the supervisors’ dashboard</li>'
+        '<li><a href="/healthz">/healthz</a> - health of the database and Redis</li>'
+        "</ul>"
     )
     return web.Response(text=body, content_type="text/html")
 

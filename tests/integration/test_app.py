@@ -75,9 +75,12 @@ async def test_unknown_paths_and_methods_get_json_errors(client: TestClient) -> 
     assert "Traceback" not in await response.text()
 
 
-async def test_index_names_the_business(client: TestClient) -> None:
+async def test_index_names_the_business_and_links_the_pages(client: TestClient) -> None:
     response = await client.get("/")
-    assert "Lindenhof Clinic" in await response.text()
+    page = await response.text()
+    assert "Lindenhof Clinic" in page
+    for link in ("/demo", "/desk", "/healthz"):
+        assert f'href="{link}"' in page
 
 
 async def test_unmigrated_database_stops_start_up(tmp_path: Path) -> None:
