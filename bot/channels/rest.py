@@ -31,10 +31,14 @@ class BadRequest(ValueError):
 def parse_body(raw: bytes) -> tuple[str, str, dict[str, Any]]:
     try:
         body = json.loads(raw)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
         raise BadRequest(f"body is not JSON: {exc}") from None
     if not isinstance(body, dict):
         raise BadRequest("body must be a JSON object")
+    try:  # a lone surrogate (escaped in the JSON) cannot be stored as UTF-8
+        json.dumps(body, ensure_ascii=False).encode()
+    except UnicodeEncodeError:
+        raise BadRequest("body is not valid Unicode: it has a lone surrogate") from None
     sender, message = body.get("sender"), body.get("message")
     metadata = body.get("metadata")
     metadata = {} if metadata is None else metadata

@@ -226,7 +226,8 @@ class TelegramChannel:
             return json_error(403, f"wrong {SECRET_HEADER}")
         try:
             data = json.loads(await request.read())
-        except (UnicodeDecodeError, json.JSONDecodeError):
+            json.dumps(data, ensure_ascii=False).encode()  # no lone surrogate: storable text
+        except (UnicodeDecodeError, UnicodeEncodeError, json.JSONDecodeError, RecursionError):
             return json_error(400, "body is not JSON")
         update_id = data.get("update_id") if isinstance(data, dict) else None
         if not isinstance(update_id, int) or isinstance(update_id, bool):

@@ -30,6 +30,7 @@ KEY_PATTERN = r"^[A-Za-z0-9_-]{8,48}$"  # leaves room for the "/<n>" of the repl
 USER_ID_PATTERN = r"^[A-Za-z0-9._:@-]{1,64}$"
 TITLE_MAX = 200
 TOKEN_MAX = 4096
+SEQ_MAX = 2**53 - 1  # the widget's largest safe integer; also fits every database's BIGINT
 
 
 class ErrorCode(StrEnum):
@@ -58,7 +59,7 @@ class SignedIdentity(_Frame):
 class Hello(_Frame):
     type: Literal["hello"]
     session: str | None = Field(default=None, pattern=SESSION_PATTERN)
-    last_seq: int = Field(default=0, ge=0)
+    last_seq: int = Field(default=0, ge=0, le=SEQ_MAX)
     identity: SignedIdentity | None = None
     token: str | None = Field(default=None, min_length=1, max_length=TOKEN_MAX)
 
@@ -72,7 +73,7 @@ class Send(_Frame):
 
 class Ping(_Frame):
     type: Literal["ping"]
-    last_seq: int | None = Field(default=None, ge=0)
+    last_seq: int | None = Field(default=None, ge=0, le=SEQ_MAX)
 
 
 ClientFrame = Annotated[Hello | Send | Ping, Field(discriminator="type")]
@@ -83,7 +84,8 @@ TYPES = ("hello", "message", "ping")
 def parse(raw: str) -> Hello | Send | Ping:
     try:
         data = json.loads(raw)
-    except ValueError:
+        json.dumps(data, ensure_ascii=False).encode()  # a lone surrogate cannot be stored
+    except (ValueError, RecursionError):  # UnicodeEncodeError is a ValueError
         raise BadFrame("a frame must be JSON") from None
     if not isinstance(data, dict) or data.get("type") not in TYPES:
         raise BadFrame(f"a frame must be an object with a type: {', '.join(TYPES)}")
