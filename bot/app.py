@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import html
 from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import cast
 
+import redis.asyncio as aioredis
 from aiohttp import web
 
 from bot.channels.host import Channel, ChannelHost, HoldsConnections
@@ -151,8 +153,14 @@ def push_channels(settings: Settings, clock: Clock) -> list[Channel]:
 def _running(channel: Channel, clock: Clock) -> Callable[[web.Application], AsyncIterator[None]]:
     async def ctx(app: web.Application) -> AsyncIterator[None]:
         dialogue = app[DIALOGUE]
+        redis = cast("aioredis.Redis | None", app.get(REDIS))
         host = ChannelHost(
-            dialogue.engine.handle, dialogue.live.outbound, dialogue.store, dialogue.routing, clock
+            dialogue.engine.handle,
+            dialogue.live.outbound,
+            dialogue.store,
+            dialogue.routing,
+            clock,
+            redis,
         )
         async with channel.running(host):
             yield

@@ -12,6 +12,7 @@ from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
+import redis.asyncio as aioredis
 from aiohttp import web
 
 from bot.dialogue.messages import InboundMessage, Reply
@@ -30,7 +31,8 @@ class ChannelHost:
     `handle` runs one customer message through the dialogue (exactly once per message id);
     `outbound.register(channel, sender)` makes the channel the way out for messages nobody
     just asked for (agent replies, queue updates, reminders); `store` and `routing` are there
-    for what a channel must record itself (an unreachable identity, a call's ticket).
+    for what a channel must record itself (an unreachable identity, a call's ticket); `redis`
+    (None without one) for what a channel shares with its peers in other processes.
     """
 
     handle: Handle
@@ -38,6 +40,7 @@ class ChannelHost:
     store: CrmStore
     routing: RoutingService
     clock: Clock
+    redis: aioredis.Redis | None = None  # the live layer, when configured (stores.redis_url)
 
 
 class Channel(Protocol):

@@ -18,6 +18,7 @@ from pathlib import Path
 from aiohttp import web
 
 from bot.channels.host import ChannelHost
+from bot.channels.webchat.fanout import Fanout, Listener, MemoryFanout, RedisFanout
 from bot.channels.webchat.hub import Delivery, Hub
 from bot.channels.webchat.protocol import TITLE_MAX
 from bot.channels.webchat.session import ChatSession, RateLimiter, SessionContext, Workers
@@ -72,18 +73,40 @@ class WebchatChannel:
 
     @asynccontextmanager
     async def running(self, host: ChannelHost) -> AsyncIterator[None]:
-        delivery = Delivery(host.store.webchat, self._hub, host.outbound.outbox.push)
+        fanout: Fanout = MemoryFanout() if host.redis is None else RedisFanout(host.redis)
+        delivery = Delivery(
+            host.store.webchat,
+            self._hub,
+            host.outbound.outbox.push,
+            fanout,
+            self._settings.history_messages,
+        )
         workers = Workers()
         self._context = SessionContext(
             self._settings, self._templates, host, self._hub, delivery, self._limiter, workers
         )
         host.outbound.register(Channel.WEB, delivery.send)
         try:
-            yield
+            async with fanout.listening(self._listener(delivery, workers)):
+                yield
         finally:
             self._context = None
             await self.close_sockets()
             await workers.finish(within=STOP_TIMEOUT)
+
+    def _listener(self, delivery: Delivery, workers: Workers) -> Listener:
+        """Announcements from other processes: a catch-up for each conversation held here."""
+        hub = self._hub
+
+        def new(conversation_id: str, last_seq: int) -> None:
+            if hub.sockets(conversation_id):
+                workers.spawn(delivery.catch_up(conversation_id, last_seq))
+
+        def resync() -> None:
+            for conversation_id in hub.conversations():
+                workers.spawn(delivery.catch_up(conversation_id, None))
+
+        return Listener(new, resync)
 
     async def close_sockets(self) -> None:
         """Close every open chat socket (1001, going away; the widgets reconnect). Meant for the

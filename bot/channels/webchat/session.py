@@ -174,10 +174,10 @@ class ChatSession:
         self._c.hub.join(cid, self._peer)  # before reading: nothing stored meanwhile is missed
         history, reset = await self._history(cid, hello.last_seq)
         interval = settings.heartbeat.total_seconds()
-        await self._peer.send(
-            p.welcome_frame(visitor.session, visitor.verified, reset, history, interval)
-        )
-        await self._peer.open()
+        welcome = p.welcome_frame(visitor.session, visitor.verified, reset, history, interval)
+        has = (history[0].seq - 1 if history else 0) if reset else hello.last_seq
+        await self._peer.welcome(welcome, has)
+        await self._peer.open(self._c.delivery.reader(cid))
         if rejected is not None:
             await self._error(
                 p.ErrorCode.IDENTITY_REJECTED, self._c.text("webchat_identity_rejected")
@@ -194,7 +194,7 @@ class ChatSession:
         return await transcript.latest(cid, limit), True
 
     async def _ping(self, visitor: Visitor, ping: p.Ping) -> None:
-        if ping.last_seq is not None:  # a message stored by another process reaches us here
+        if ping.last_seq is not None:  # what an announcement missed (fanout.py) arrives here
             transcript = self._c.host.store.webchat
             limit = self._c.settings.history_messages
             for entry in await transcript.after(visitor.conversation_id, ping.last_seq, limit):
@@ -247,9 +247,9 @@ class ChatSession:
             body["title"] = send.title
         stored = await transcript.append_customer(cid, send.key, body)
         if stored.new:
-            await hub.push(cid, [p.message_frame(stored.entry)])
+            await self._c.delivery.push(cid, [stored.entry])
         else:  # a re-send: this socket may have missed it; answered already?
-            await self._peer.send(p.message_frame(stored.entry))
+            await self._peer.send(p.message_frame(stored.entry), again=True)
             if await transcript.by_key(cid, f"{send.key}/1") is not None:
                 await self._peer.send(p.ack_frame(send.key, stored.entry.seq))
                 return
