@@ -63,9 +63,17 @@ def create_engine(url: str, *, echo: bool = False) -> AsyncEngine:
     return engine
 
 
+# SQLSTATE classes of a server that cannot serve us now: connection exceptions (08), too many
+# connections / out of resources (53), shutting down or still starting up (57P01-57P03).
+_UNAVAILABLE_STATES = ("08", "53", "57P")
+
+
 def is_unavailable(exc: DBAPIError) -> bool:
     """True when a driver error means 'cannot talk to the database' rather than 'bad data'."""
     if isinstance(exc, InterfaceError) or exc.connection_invalidated:
+        return True
+    state = getattr(exc.orig, "sqlstate", None)
+    if isinstance(state, str) and state.startswith(_UNAVAILABLE_STATES):
         return True
     return isinstance(exc, OperationalError) and not isinstance(exc, IntegrityError)
 

@@ -40,5 +40,19 @@ if [ ! -x /usr/bin/chromium ]; then
   fi
 fi
 
+if ! command -v nginx >/dev/null && [ ! -x /usr/sbin/nginx ]; then
+  # tests/integration/test_several_instances.py runs Debian's nginx on loopback (deploy/nginx).
+  echo "==> installing Debian's nginx for the several-instances test"
+  if [ "$(id -u)" = "0" ]; then
+    apt-get install -y nginx || { apt-get update && apt-get install -y nginx; }
+  elif sudo -n true 2>/dev/null; then
+    sudo -n apt-get install -y nginx || { sudo -n apt-get update && sudo -n apt-get install -y nginx; }
+  else
+    echo "error: nginx is missing and it cannot be installed here (not root, no passwordless" >&2
+    echo "sudo). Install it with: sudo apt-get install nginx" >&2
+    exit 1
+  fi
+fi
+
 echo "==> pytest"
 .venv/bin/python -m pytest -q "$@"
