@@ -144,7 +144,7 @@ class TelegramChannel(_Model):
     enabled: bool = False
     mode: Literal["webhook", "polling"] = "webhook"
     token: SecretStr | None = None
-    webhook_secret: SecretStr | None = None  # required in webhook mode (checked at start-up)
+    webhook_secret: SecretStr | None = None  # required in webhook mode
     base_url: WebUrl | None = None  # another Bot API server (a local one, a test fake)
     per_chat_interval: float = Field(default=1.0, ge=0, le=60)  # seconds between two messages
     global_rate: float = Field(default=30.0, gt=0, le=1000)  # messages per second, all chats
@@ -157,6 +157,9 @@ class TelegramChannel(_Model):
         problems: list[tuple[Loc, str]] = []
         if self.enabled and _blank(self.token):
             problems.append((("token",), "required while the telegram channel is enabled"))
+        if self.enabled and self.mode == "webhook" and _blank(self.webhook_secret):
+            reason = "required in webhook mode (set TELEGRAM_WEBHOOK_SECRET, or use mode: polling)"
+            problems.append((("webhook_secret",), reason))
         secret = self.webhook_secret.get_secret_value() if self.webhook_secret else ""
         if secret and not re.fullmatch(r"[A-Za-z0-9_-]{1,256}", secret):
             reason = "must be 1-256 letters, digits, _ or - (Telegram's rule for secret tokens)"

@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
-from pydantic import SecretStr
+from pydantic import SecretStr, ValidationError
 
 from bot.app import push_channels
 from bot.channels.host import ChannelHost
@@ -535,7 +535,7 @@ async def test_a_refused_token_or_an_unreachable_bot_api_stops_start_up_clearly(
     assert "refused-token" not in str(caught.value) and TOKEN not in str(caught.value)
 
 
-def test_the_app_switches_the_channel_on_and_refuses_webhook_mode_without_a_secret() -> None:
+def test_the_app_switches_the_channel_on_and_webhook_mode_needs_a_secret() -> None:
     settings = demo_settings("sqlite+aiosqlite://")
     off = push_channels(settings, lambda: None)  # type: ignore[arg-type,return-value]
     assert not any(isinstance(channel, TelegramChannel) for channel in off)
@@ -553,6 +553,9 @@ def test_the_app_switches_the_channel_on_and_refuses_webhook_mode_without_a_secr
     assert channel.webhook_url == "http://localhost:8080" + webhook_path(SECRET)
     (route,) = channel.routes()
     assert route.path == webhook_path(SECRET)  # type: ignore[attr-defined]
-    no_secret = TelegramSettings(**{**telegram, "webhook_secret": None})
+    with pytest.raises(ValidationError, match="webhook_secret"):  # config check refuses it
+        TelegramSettings(**{**telegram, "webhook_secret": None})
+    # and the channel itself, should settings ever reach it unchecked
+    no_secret = TelegramSettings(**telegram).model_copy(update={"webhook_secret": None})
     with pytest.raises(TelegramSetupError, match="TELEGRAM_WEBHOOK_SECRET"):
         TelegramChannel(no_secret, public_url=PUBLIC_URL, templates=templates_of(settings))

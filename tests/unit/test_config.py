@@ -146,7 +146,8 @@ server:
   port: ${PORT}
   public_url: https://${DOMAIN}/frontdesk
 channels:
-  telegram: {enabled: true, token: "${TELEGRAM_BOT_TOKEN}", webhook_secret: "${HOOK}"}
+  telegram:
+    {enabled: true, mode: polling, token: "${TELEGRAM_BOT_TOKEN}", webhook_secret: "${HOOK}"}
 knowledge_base:
   folder: "$${literal}"
 """
@@ -191,7 +192,7 @@ def test_secrets_are_masked_in_the_dump_and_never_in_repr_or_str(tmp_path: Path)
 stores:
   database_url: ${DATABASE}
 channels:
-  telegram: {enabled: true, token: "${TELEGRAM_BOT_TOKEN}"}
+  telegram: {enabled: true, mode: polling, token: "${TELEGRAM_BOT_TOKEN}"}
   voice: {auth_token: "${TWILIO_AUTH_TOKEN}"}
 """
     )
@@ -446,6 +447,8 @@ def test_an_overflow_loop_is_rejected(tmp_path: Path) -> None:
         ("services:\n  - {key: x, name: X, duration_minutes: 10, price: -1, skill: a}\n",
          "services[0].price", "greater than or equal to 0"),
         ("channels: {telegram: {enabled: true}}\n", "channels.telegram.token", "required"),
+        ("channels: {telegram: {enabled: true, token: '1:a'}}\n",
+         "channels.telegram.webhook_secret", "required in webhook mode"),
         ("channels: {voice: {enabled: true}}\n", "channels.voice.auth_token", "required"),
         ("tiers: {gold: {min_revenue: 5000, min_transactions: 1}}\n", "tiers.gold.min_revenue",
          "above platinum"),
