@@ -81,12 +81,14 @@ async def test_the_lock_runs_one_holder_at_a_time_in_arrival_order(live: Live) -
 
     async def worker(n: int) -> None:
         nonlocal inside, peak
-        await asyncio.sleep(n * 0.01)  # arrive in the order of n, while others still hold it
+        # Arrive in the order of n, while others still hold it: 50 ms apart, so that a busy
+        # machine's late wake-up (seen at 10 ms) does not change who arrived first.
+        await asyncio.sleep(n * 0.05)
         async with lock.hold("tg:42"):
             inside += 1
             peak = max(peak, inside)
             order.append(n)
-            await asyncio.sleep(0.03)
+            await asyncio.sleep(0.08)
             inside -= 1
 
     await asyncio.gather(*(worker(n) for n in range(10)))
