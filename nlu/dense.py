@@ -45,6 +45,24 @@ class SentenceEncoder(Protocol):
         ...
 
 
+def encode_in_batches(
+    texts: Sequence[str],
+    encode_batch: Callable[[list[str]], npt.NDArray[np.float32]],
+    dimension: int,
+    progress: Progress | None,
+    batch_size: int,
+) -> npt.NDArray[np.float32]:
+    """Rows in the order of `texts`, computed in batches of similar length (less padding)."""
+    out = np.zeros((len(texts), dimension), np.float32)
+    order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+    for start in range(0, len(order), batch_size):
+        batch = order[start : start + batch_size]
+        out[batch] = encode_batch([texts[i] for i in batch])
+        if progress is not None:
+            progress(len(batch))
+    return out
+
+
 _cache: dict[str, SentenceEncoder] = {}
 _cache_lock = threading.Lock()
 
@@ -135,15 +153,8 @@ class MiniLmEncoder:
     def encode(
         self, texts: Sequence[str], *, progress: Progress | None = None, batch_size: int = 64
     ) -> npt.NDArray[np.float32]:
-        out = np.zeros((len(texts), self.dimension), np.float32)
-        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))  # less padding
         with self._lock:
-            for start in range(0, len(order), batch_size):
-                batch = order[start : start + batch_size]
-                out[batch] = self._batch([texts[i] for i in batch])
-                if progress is not None:
-                    progress(len(batch))
-        return out
+            return encode_in_batches(texts, self._batch, self.dimension, progress, batch_size)
 
     @contextmanager
     def serving(self) -> Iterator[None]:

@@ -23,7 +23,15 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from nlu.dense import MAX_TOKENS, MINILM, MINILM_INT8, Progress, _import, minilm_path
+from nlu.dense import (
+    MAX_TOKENS,
+    MINILM,
+    MINILM_INT8,
+    Progress,
+    _import,
+    encode_in_batches,
+    minilm_path,
+)
 
 log = logging.getLogger(__name__)
 
@@ -168,15 +176,8 @@ class OnnxMiniLmEncoder:
     def encode(
         self, texts: Sequence[str], *, progress: Progress | None = None, batch_size: int = 64
     ) -> npt.NDArray[np.float32]:
-        out = np.zeros((len(texts), self.dimension), np.float32)
-        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))  # less padding
         with self._lock:
-            for start in range(0, len(order), batch_size):
-                batch = order[start : start + batch_size]
-                out[batch] = self._batch([texts[i] for i in batch])
-                if progress is not None:
-                    progress(len(batch))
-        return out
+            return encode_in_batches(texts, self._batch, self.dimension, progress, batch_size)
 
     @contextmanager
     def serving(self) -> Iterator[None]:

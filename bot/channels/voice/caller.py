@@ -19,22 +19,13 @@ import phonenumbers
 
 from bot.dialogue.messages import Button
 from crm_store.enums import Channel
+from nlu.entities.number_words import NUMBER_WORDS
 
 # Twilio's stand-ins for a number it cannot show: anonymous, unknown, restricted, blocked.
 WITHHELD = frozenset({"+266696687", "+86282452253", "+7378742833", "+2562533", "+8656696"})
 PERSON = "/request_human"
-WORDS = {
-    "zero": 0,
-    "one": 1,
-    "two": 2,
-    "three": 3,
-    "four": 4,
-    "five": 5,
-    "six": 6,
-    "seven": 7,
-    "eight": 8,
-    "nine": 9,
-}
+MAX_KEY = 9
+WORDS = {word: n for word, n in NUMBER_WORDS.items() if n <= MAX_KEY}  # a key: 0-9
 _PICK = re.compile(r"^(?:(?:option|number|press|choice)\s+)?(\d|[a-z]+)$")
 _CALL_BACK = re.compile(r"\b(?:call|ring|phone)\s*(?:me\s+)?back\b|\bcallback\b", re.IGNORECASE)
 MAX_CHOICES = 9  # one key each
