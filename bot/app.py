@@ -25,6 +25,7 @@ from crm_store.errors import StoreUnavailable
 from crm_store.store import CrmStore
 from desk.app import Desk, DeskHost, mount
 from desk.config import DeskConfig
+from desk.guard import TRUSTED_PROXIES
 from nlu.http import parse_route
 
 SETTINGS = web.AppKey("settings", Settings)
@@ -117,6 +118,7 @@ def _mount_desk(
 
     app.cleanup_ctx.insert(app.cleanup_ctx.index(before), timed_nlu_ctx)
     mount(app, desk, lambda a: DeskHost(a[DIALOGUE].store, a[DIALOGUE].routing, a.get(REDIS)))
+    app[TRUSTED_PROXIES] = desk.config.trusted_proxies  # X-Forwarded-For from these only
 
 
 def _closing(channel: HoldsConnections) -> Callable[[web.Application], Awaitable[None]]:

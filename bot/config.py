@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from collections.abc import Callable, Iterable, Sequence
 from datetime import date, timedelta
@@ -15,6 +16,7 @@ from zoneinfo import ZoneInfo
 from pydantic import (
     AfterValidator,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     SecretStr,
@@ -445,6 +447,33 @@ _DEFAULT_RESOLUTION_CODES = (
 )
 
 
+def _networks(value: Any) -> Any:
+    """Addresses and CIDR networks, as a YAML list or one string (an environment variable:
+    "127.0.0.1/32, 10.0.0.0/8"); nothing (an unset variable) is none."""
+    if value is None:
+        return ()
+    items = re.split(r"[\s,]+", value.strip()) if isinstance(value, str) else value
+    if not isinstance(items, list | tuple):
+        raise ValueError("expected a list of addresses or networks such as 10.0.0.0/8")
+    networks = []
+    for item in items:
+        if item == "":
+            continue
+        try:
+            networks.append(ipaddress.ip_network(str(item).strip(), strict=True))
+        except ValueError:
+            raise ValueError(
+                f"{item!r} is not an address or a network such as 10.0.0.0/8 "
+                "(a network's host bits must be zero)"
+            ) from None
+    return tuple(networks)
+
+
+Networks = Annotated[
+    tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...], BeforeValidator(_networks)
+]
+
+
 class DeskSettings(_Model):
     """The agents' console and the supervisors' dashboard (desk/, docs/desk.md)."""
 
@@ -454,6 +483,9 @@ class DeskSettings(_Model):
     login_max_failures: int = Field(default=5, ge=1, le=1000)  # per username, within ...
     login_window: Duration = timedelta(minutes=15)
     login_max_failures_per_address: int = Field(default=50, ge=1, le=100_000)  # per client IP
+    # Proxies (nginx) whose X-Forwarded-For is believed: the client address is then the
+    # right-most address in it that is not one of these. Empty: the TCP peer, always.
+    trusted_proxies: Networks = ()
     live_heartbeat: Duration = timedelta(seconds=15)  # keep-alive on the live event stream
     service_level_threshold: Duration = timedelta(seconds=20)  # "answered within" for SL
     short_abandon: Duration = timedelta(seconds=10)  # abandons this quick are not counted

@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 
 from pydantic import SecretStr
 
+from desk.proxies import Network, TrustedProxies
 from routing.calendar import BusinessCalendar
 from routing.metrics import MetricSettings, ServiceLevelFormula
 from routing.sla_monitor import SlaPolicy
@@ -59,6 +60,7 @@ class DeskConfig:
     priority_step: int = 200
     metrics_token: str | None = field(default=None, repr=False)
     dashboard_cache: timedelta = timedelta(seconds=2)  # numbers are recomputed at most this often
+    trusted_proxies: TrustedProxies = field(default_factory=TrustedProxies)  # see proxies.py
 
     @property
     def timezone(self) -> ZoneInfo:
@@ -110,6 +112,7 @@ class DeskConfig:
             sla_policies=dict(sla_policies),
             priority_step=settings.priority_step,
             metrics_token=token or None,
+            trusted_proxies=TrustedProxies.of(settings.trusted_proxies),
         )
 
 
@@ -140,6 +143,8 @@ class DeskSettingsLike(Protocol):
     def login_window(self) -> timedelta: ...
     @property
     def login_max_failures_per_address(self) -> int: ...
+    @property
+    def trusted_proxies(self) -> Sequence[Network]: ...
     @property
     def live_heartbeat(self) -> timedelta: ...
     @property

@@ -21,6 +21,7 @@ from desk.access import Principal
 from desk.audit import AuditAction, AuditEntry, Outcome
 from desk.errors import BadRequest, DeskError, Forbidden, NotFound, NotSignedIn, Throttled
 from desk.parts import DeskParts, Runtime
+from desk.proxies import TrustedProxies
 from desk.sessions import Session
 from routing import errors as routing
 
@@ -28,6 +29,11 @@ log = logging.getLogger(__name__)
 
 SESSION_COOKIE = "fd_desk_session"
 CSRF_HEADER = "X-CSRF-Token"
+FORWARDED_FOR = "X-Forwarded-For"
+# The proxies whose X-Forwarded-For is believed (desk.trusted_proxies); set on the app that
+# serves the desk (bot/app.py). Without it, the client is the TCP peer.
+TRUSTED_PROXIES = web.AppKey("desk_trusted_proxies", TrustedProxies)
+NO_PROXIES = TrustedProxies()
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 MAX_TOKEN = 128
 
@@ -67,7 +73,10 @@ Route = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
 def client_address(request: web.Request) -> str | None:
-    return request.remote
+    """Who sent the request, for throttling, sessions and the audit log (desk/proxies.py):
+    the TCP peer, or behind a trusted proxy the address it reports."""
+    proxies = request.config_dict.get(TRUSTED_PROXIES, NO_PROXIES)
+    return proxies.client_of(request.remote, request.headers.getall(FORWARDED_FOR, ()))
 
 
 def json_error(status: int, message: str, **extra: Any) -> web.Response:

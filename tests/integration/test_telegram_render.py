@@ -8,16 +8,18 @@ import time
 
 from telegram import InlineKeyboardMarkup, ReplyKeyboardMarkup, ReplyKeyboardRemove
 
+from bot.channels.telegram.live_state import MemoryCallbacks, MemoryUpdateClaims
 from bot.channels.telegram.render import (
     MAX_CHARS,
-    CallbackData,
+    callback_data,
+    long_payloads,
     render,
     render_all,
     split_text,
     utf16_len,
 )
 from bot.channels.telegram.sender import Pacer
-from bot.channels.telegram.updates import UpdateClaims, e164
+from bot.channels.telegram.updates import e164
 from bot.dialogue.messages import Button, Link, Reply
 
 
@@ -42,7 +44,7 @@ def test_buttons_become_an_inline_keyboard_and_links_url_buttons() -> None:
         buttons=(Button("Monday 10:00 with Dr Hartley", "/choose_slot"), Button("No", "/deny")),
         links=(Link("Map", "https://maps.example/x"), Link("Call", "tel:+442079460321")),
     )
-    (message,) = render(reply, CallbackData())
+    (message,) = render(reply)
     assert message.text == "Pick &lt;one&gt;\nCall: tel:+442079460321"
     assert isinstance(message.markup, InlineKeyboardMarkup)
     rows = message.markup.inline_keyboard
@@ -51,9 +53,7 @@ def test_buttons_become_an_inline_keyboard_and_links_url_buttons() -> None:
         ["/deny"],
         ["https://maps.example/x"],
     ]
-    (stars,) = render(
-        Reply("Rate", buttons=tuple(Button("★" * n, f"/r{n}") for n in (1, 2))), CallbackData()
-    )
+    (stars,) = render(Reply("Rate", buttons=tuple(Button("★" * n, f"/r{n}") for n in (1, 2))))
     assert isinstance(stars.markup, InlineKeyboardMarkup) and len(stars.markup.inline_keyboard) == 1
 
 
@@ -63,7 +63,7 @@ def test_a_contact_request_is_a_one_time_reply_keyboard_with_choices_in_the_text
         buttons=(Button("Talk to a person", "/request_human"),),
         custom={"request_contact": "Share my phone number"},
     )
-    (message,) = render(reply, CallbackData())
+    (message,) = render(reply)
     assert isinstance(message.markup, ReplyKeyboardMarkup) and message.markup.one_time_keyboard
     (button,) = message.markup.keyboard[0]
     assert button.request_contact and button.text == "Share my phone number"
@@ -72,29 +72,41 @@ def test_a_contact_request_is_a_one_time_reply_keyboard_with_choices_in_the_text
 
 def test_remove_keyboard_goes_on_the_first_plain_message_unless_a_contact_is_asked_for() -> None:
     plain = [Reply("Thanks"), Reply("Next")]
-    first, second = render_all(plain, CallbackData(), remove_keyboard=True)
+    first, second = render_all(plain, remove_keyboard=True)
     assert isinstance(first.markup, ReplyKeyboardRemove) and second.markup is None
     ask = [Reply("Again", custom={"request_contact": "Share"})]
-    (again,) = render_all(ask, CallbackData(), remove_keyboard=True)
+    (again,) = render_all(ask, remove_keyboard=True)
     assert isinstance(again.markup, ReplyKeyboardMarkup)
 
 
-def test_long_payloads_map_to_short_keys_in_a_bounded_table() -> None:
-    table = CallbackData(max_items=2)
+async def test_long_payloads_map_to_short_keys_in_a_bounded_table() -> None:
+    table = MemoryCallbacks(max_items=2)
     short = '/choose_slot{"option": 2}'
-    assert table.encode(short) == short and table.decode(short) == short
-    keys = [table.encode(f'/x{{"note": "{n}{"y" * 80}"}}') for n in range(3)]
+    assert callback_data(short) == short and await table.payload(short) == short
+    payloads = [f'/x{{"note": "{n}{"y" * 80}"}}' for n in range(3)]
+    keys = [callback_data(payload) for payload in payloads]
     assert all(len(key.encode()) <= 64 and key.startswith("#") for key in keys)
-    assert table.decode(keys[0]) is None  # the oldest went first
-    assert table.decode(keys[2]) is not None and "note" in (table.decode(keys[2]) or "")
-    assert table.encode("#looks-like-a-key") != "#looks-like-a-key"  # never ambiguous
+    assert callback_data(payloads[0]) == keys[0]  # the same payload, the same key
+    reply = Reply(
+        "Pick", buttons=tuple(Button(str(n), p) for n, p in enumerate([short, *payloads]))
+    )
+    assert long_payloads([reply]) == dict(zip(keys, payloads, strict=True))
+    (message,) = render(reply)
+    assert isinstance(message.markup, InlineKeyboardMarkup)
+    sent = [b.callback_data for row in message.markup.inline_keyboard for b in row]
+    assert sent == [short, *keys]
+    await table.keep(long_payloads([reply]))
+    assert await table.payload(keys[0]) is None  # the oldest went first
+    assert await table.payload(keys[2]) == payloads[2]
+    assert callback_data("#looks-like-a-key") != "#looks-like-a-key"  # never ambiguous
 
 
-def test_claims_and_phone_numbers() -> None:
-    claims = UpdateClaims(max_items=2)
-    assert claims.claim(1) and not claims.claim(1)
-    claims.release(1)
-    assert claims.claim(1) and claims.claim(2) and claims.claim(3) and claims.claim(1)
+async def test_claims_and_phone_numbers() -> None:
+    claims = MemoryUpdateClaims(max_items=2)
+    assert await claims.claim(1) and not await claims.claim(1)
+    await claims.release(1)
+    assert await claims.claim(1) and await claims.claim(2) and await claims.claim(3)
+    assert await claims.claim(1)  # the oldest went first
     assert e164("447700900001") == e164("+44 7700 900001") == "+447700900001"
 
 

@@ -25,7 +25,7 @@ from telegram.error import InvalidToken, TelegramError
 from telegram.ext import Application
 
 from bot.channels.host import ChannelHost
-from bot.channels.telegram.render import CallbackData
+from bot.channels.telegram.live_state import live_state
 from bot.channels.telegram.sender import Pacer, TelegramSender, quiet_retry_after_deprecation
 from bot.channels.telegram.updates import ALLOWED_UPDATES, COMMANDS, UpdateHandlers
 from bot.config import TelegramChannel as TelegramSettings
@@ -117,6 +117,11 @@ class TelegramChannel:
         self._live: _Live | None = None
 
     @property
+    def bot_id(self) -> str:
+        """The bot's own id: the token's part before the colon (public, unlike the rest)."""
+        return self._token.partition(":")[0]
+
+    @property
     def webhook_url(self) -> str | None:
         return None if self._path is None else self._public_url + self._path
 
@@ -136,15 +141,18 @@ class TelegramChannel:
     @asynccontextmanager
     async def _started(self, application: App, host: ChannelHost) -> AsyncIterator[None]:
         settings = self._settings
+        claims, callbacks = live_state(host.redis, self.bot_id)
         sender = TelegramSender(
             application.bot,
             host.store,
             Pacer(settings.per_chat_interval, settings.global_rate),
-            CallbackData(),
+            callbacks,
             max_retries=settings.max_retries,
             max_retry_wait=settings.max_retry_wait,
         )
-        handlers = UpdateHandlers(host, sender, self._templates, redeliver=self._path is not None)
+        handlers = UpdateHandlers(
+            host, sender, self._templates, claims, redeliver=self._path is not None
+        )
         handlers.install(application)
         await self._initialize(application)
         try:

@@ -1,7 +1,8 @@
 """A Reply as Telegram messages: HTML-escaped text under the length limit, and its keyboard.
 
 Buttons become an inline keyboard whose callback data is the button's payload (Telegram allows
-64 bytes: longer payloads travel as a short key kept in a bounded `CallbackData` table).
+64 bytes: longer payloads travel as a short key, "#<digest>", and `long_payloads` says which; the
+sender keeps them in a CallbackStore, live_state.py, before the message goes out).
 `Reply.custom {"request_contact": title}` becomes a one-time reply keyboard with a "share my
 phone number" button; links become URL buttons.
 """
@@ -10,7 +11,6 @@ from __future__ import annotations
 
 import hashlib
 import html
-from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -43,32 +43,23 @@ class Outgoing:
     markup: Markup | None = None
 
 
-class CallbackData:
-    """Button payloads <-> callback data; payloads over 64 bytes are kept here under a key.
+def callback_data(payload: str) -> str:
+    """The button's callback data: the payload itself, or a key for it when it is too long
+    (or could be mistaken for a key). The same payload always gets the same key."""
+    if len(payload.encode()) <= MAX_CALLBACK_BYTES and not payload.startswith(KEY_MARK):
+        return payload
+    return KEY_MARK + hashlib.sha256(payload.encode()).hexdigest()[:40]
 
-    The table is bounded (oldest keys go first) and lives in this process: a key that is no
-    longer here (a restart, another server) is reported as expired, never guessed.
-    """
 
-    def __init__(self, max_items: int = 10_000) -> None:
-        self._max = max_items
-        self._long: OrderedDict[str, str] = OrderedDict()
-
-    def encode(self, payload: str) -> str:
-        if len(payload.encode()) <= MAX_CALLBACK_BYTES and not payload.startswith(KEY_MARK):
-            return payload
-        key = KEY_MARK + hashlib.sha256(payload.encode()).hexdigest()[:40]
-        self._long[key] = payload
-        self._long.move_to_end(key)
-        while len(self._long) > self._max:
-            self._long.popitem(last=False)
-        return key
-
-    def decode(self, data: str) -> str | None:
-        """The payload behind callback data, or None when its key has expired."""
-        if not data.startswith(KEY_MARK):
-            return data
-        return self._long.get(data)
+def long_payloads(replies: Sequence[Reply]) -> dict[str, str]:
+    """The payloads these replies' buttons send as a key: {callback data: payload}."""
+    found: dict[str, str] = {}
+    for reply in replies:
+        for button in reply.buttons or reply.quick_replies:
+            data = callback_data(button.payload)
+            if data != button.payload:
+                found[data] = button.payload
+    return found
 
 
 def utf16_len(text: str) -> int:
@@ -109,10 +100,10 @@ def escape(text: str) -> str:
 
 
 def _inline_keyboard(
-    choices: Sequence[Button], links: Sequence[Link], callbacks: CallbackData
+    choices: Sequence[Button], links: Sequence[Link]
 ) -> InlineKeyboardMarkup | None:
     buttons = [
-        InlineKeyboardButton(b.title, callback_data=callbacks.encode(b.payload)) for b in choices
+        InlineKeyboardButton(b.title, callback_data=callback_data(b.payload)) for b in choices
     ]
     rows: list[list[InlineKeyboardButton]]
     if buttons and all(len(b.title) <= SHORT_TITLE for b in choices) and len(buttons) <= 8:
@@ -129,7 +120,7 @@ def _url_links(links: Sequence[Link]) -> tuple[list[Link], list[Link]]:
     return usable, [link for link in links if link not in usable]
 
 
-def render(reply: Reply, callbacks: CallbackData) -> list[Outgoing]:
+def render(reply: Reply) -> list[Outgoing]:
     """The messages for one reply; the keyboard goes with the last piece of a long text."""
     contact_title = (reply.custom or {}).get("request_contact")
     choices = reply.buttons or reply.quick_replies
@@ -145,7 +136,7 @@ def render(reply: Reply, callbacks: CallbackData) -> list[Outgoing]:
     else:
         buttons_links, text_links = _url_links(reply.links)
         body = "\n".join([reply.text, *(f"{link.title}: {link.url}" for link in text_links)])
-        markup = _inline_keyboard(choices, buttons_links, callbacks)
+        markup = _inline_keyboard(choices, buttons_links)
     if not body.strip():
         if markup is None:
             return []
@@ -158,11 +149,9 @@ def _mark_last(items: list[str]) -> list[tuple[bool, str]]:
     return [(index == len(items) - 1, item) for index, item in enumerate(items)]
 
 
-def render_all(
-    replies: Sequence[Reply], callbacks: CallbackData, *, remove_keyboard: bool = False
-) -> list[Outgoing]:
+def render_all(replies: Sequence[Reply], *, remove_keyboard: bool = False) -> list[Outgoing]:
     """All replies' messages; `remove_keyboard` hides a contact keyboard nobody asks for now."""
-    messages = [message for reply in replies for message in render(reply, callbacks)]
+    messages = [message for reply in replies for message in render(reply)]
     asks_contact = any((reply.custom or {}).get("request_contact") for reply in replies)
     if remove_keyboard and not asks_contact:
         for index, message in enumerate(messages):

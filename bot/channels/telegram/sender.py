@@ -21,7 +21,8 @@ from telegram import Bot
 from telegram.error import Forbidden, RetryAfter, TelegramError
 from telegram.warnings import PTBDeprecationWarning
 
-from bot.channels.telegram.render import PARSE_MODE, CallbackData, Outgoing, render_all
+from bot.channels.telegram.live_state import CallbackStore, TelegramStateUnavailable
+from bot.channels.telegram.render import PARSE_MODE, Outgoing, long_payloads, render_all
 from bot.dialogue.messages import Reply
 from crm_store.enums import Channel
 from crm_store.errors import CrmError
@@ -118,7 +119,7 @@ class TelegramSender:
         bot: Bot,
         store: CrmStore,
         pacer: Pacer,
-        callbacks: CallbackData,
+        callbacks: CallbackStore,
         *,
         max_retries: int,
         max_retry_wait: float,
@@ -145,7 +146,12 @@ class TelegramSender:
         self, chat_id: int, replies: Sequence[Reply], *, remove_keyboard: bool = False
     ) -> bool:
         """Send every reply in order; False when a message could not be delivered."""
-        for message in render_all(replies, self.callbacks, remove_keyboard=remove_keyboard):
+        messages = render_all(replies, remove_keyboard=remove_keyboard)
+        try:
+            await self.callbacks.keep(long_payloads(replies))  # before a tap can come back
+        except TelegramStateUnavailable as exc:  # sent anyway: such a tap says "expired"
+            log.warning("telegram: button payloads for chat %s not kept: %s", chat_id, exc)
+        for message in messages:
             if not await self._send_message(chat_id, message):
                 return False
         return True

@@ -1,7 +1,8 @@
 """Telegram updates into the dialogue: commands, text, button taps and shared contacts.
 
 Every update passes a gate first: an update id seen before is dropped (Telegram redelivers when
-it did not get a 2xx in time), bots are ignored, and group chats get one line asking for a
+it did not get a 2xx in time; the claims are shared by every process when Redis is configured,
+live_state.py), bots are ignored, and group chats get one line asking for a
 private chat (nothing private is discussed in a group). A private chat's messages become
 `InboundMessage`s with message id `tg:<update_id>`, so the dialogue also processes each once.
 """
@@ -10,7 +11,6 @@ from __future__ import annotations
 
 import logging
 import re
-from collections import OrderedDict
 from collections.abc import Mapping
 from typing import Any
 
@@ -28,6 +28,7 @@ from telegram.ext import (
 )
 
 from bot.channels.host import ChannelHost
+from bot.channels.telegram.live_state import TelegramStateUnavailable, UpdateClaims
 from bot.channels.telegram.sender import TelegramSender
 from bot.dialogue.flows.verification import (
     CONTACT_REJECTED,
@@ -56,25 +57,6 @@ COMMANDS = {
 ALLOWED_UPDATES = ("message", "callback_query")
 
 
-class UpdateClaims:
-    """Update ids this process has taken (bounded); a redelivered one is not taken twice."""
-
-    def __init__(self, max_items: int = 10_000) -> None:
-        self._max = max_items
-        self._ids: OrderedDict[int, None] = OrderedDict()
-
-    def claim(self, update_id: int) -> bool:
-        if update_id in self._ids:
-            return False
-        self._ids[update_id] = None
-        while len(self._ids) > self._max:
-            self._ids.popitem(last=False)
-        return True
-
-    def release(self, update_id: int) -> None:
-        self._ids.pop(update_id, None)
-
-
 def e164(raw: str) -> str:
     """Telegram's phone number ("447700900001", "+44 7700 900001") as "+447700900001"."""
     digits = re.sub(r"[^\d]", "", raw)
@@ -86,13 +68,19 @@ class UpdateHandlers:
     "answer 503" (see `take_retry`) instead of an apology, so Telegram sends the update again."""
 
     def __init__(
-        self, host: ChannelHost, sender: TelegramSender, templates: Templates, *, redeliver: bool
+        self,
+        host: ChannelHost,
+        sender: TelegramSender,
+        templates: Templates,
+        claims: UpdateClaims,
+        *,
+        redeliver: bool,
     ) -> None:
         self._host = host
         self._sender = sender
         self._templates = templates
         self._redeliver = redeliver
-        self._claims = UpdateClaims()
+        self._claims = claims
         self._retry: set[int] = set()
 
     def install(self, application: Application[Any, Any, Any, Any, Any, Any]) -> None:
@@ -117,7 +105,16 @@ class UpdateHandlers:
     # -- the gate --------------------------------------------------------------------------------
 
     async def _gate(self, update: Update, context: Context) -> None:
-        if not self._claims.claim(update.update_id):
+        try:
+            claimed = await self._claims.claim(update.update_id)
+        except TelegramStateUnavailable as exc:
+            if self._redeliver:  # 503: Telegram sends it again
+                log.warning("telegram: update %s to be redelivered: %s", update.update_id, exc)
+                self._retry.add(update.update_id)
+                raise ApplicationHandlerStop from None
+            log.warning("telegram: update %s processed without dedupe: %s", update.update_id, exc)
+            claimed = True  # polling: one process polls, and the dialogue dedupes the turn
+        if not claimed:
             log.info("telegram: update %s seen before; not processed again", update.update_id)
             raise ApplicationHandlerStop
         user, chat = update.effective_user, update.effective_chat
@@ -171,7 +168,12 @@ class UpdateHandlers:
         assert query is not None
         tapped = query.message if isinstance(query.message, Message) else None
         chat_id = tapped.chat_id if tapped is not None else query.from_user.id
-        payload = self._sender.callbacks.decode(query.data) if query.data else None
+        try:
+            payload = await self._sender.callbacks.payload(query.data) if query.data else None
+        except TelegramStateUnavailable as exc:
+            if await self._redeliver_later(update, exc):
+                return
+            payload = None
         if payload is None:
             await self._sender.answer_callback(
                 chat_id, query.id, self.text("telegram_button_expired")
@@ -214,15 +216,7 @@ class UpdateHandlers:
             await self._reachable_again(inbound.sender_id)
             replies = await self._host.handle(inbound)
         except (StoreUnavailable, LockTimeout) as exc:
-            if self._redeliver:
-                log.warning(
-                    "telegram: update %s in %s not processed, to be redelivered: %s",
-                    update.update_id,
-                    inbound.conversation_id,
-                    exc,
-                )
-                self._claims.release(update.update_id)
-                self._retry.add(update.update_id)
+            if await self._redeliver_later(update, exc):
                 return
             log.warning("telegram: turn in %s failed: %s", inbound.conversation_id, exc)
             replies = [Reply(self.text("error"))]
@@ -230,6 +224,21 @@ class UpdateHandlers:
             log.exception("telegram: turn in %s failed", inbound.conversation_id)
             replies = [Reply(self.text("error"))]
         await self._sender.deliver(chat_id, replies, remove_keyboard=remove_keyboard)
+
+    async def _redeliver_later(self, update: Update, exc: Exception) -> bool:
+        """In webhook mode: give the update back and answer 503, so Telegram sends it again
+        (to any process). False in polling mode: the caller answers the customer instead."""
+        if not self._redeliver:
+            return False
+        log.warning(
+            "telegram: update %s not processed, to be redelivered: %s", update.update_id, exc
+        )
+        try:
+            await self._claims.release(update.update_id)
+        except TelegramStateUnavailable as error:  # its claim expires after a day
+            log.error("telegram: update %s could not be given back: %s", update.update_id, error)
+        self._retry.add(update.update_id)
+        return True
 
     async def _reachable_again(self, user_id: str) -> None:
         """A customer who writes again has unblocked the bot."""

@@ -5,9 +5,10 @@ the questions last asked (their buttons are what a key press picks), how often t
 nothing, when their hold began, and the status callbacks already seen; per webhook, the TwiML
 already answered, so a retry gets the same answer without running anything twice.
 
-The in-memory adapter serves one process. Several processes behind a load balancer need a shared
-adapter (Redis: one JSON value per call under a TTL, changed with WATCH/MULTI, and the answers
-under SET NX with a TTL); until then a call must stay on one process (sticky by CallSid).
+The in-memory adapter serves one process. With `stores.redis_url` set the channel uses
+RedisCallStore (calls_redis.py: one JSON value per call, changed with WATCH/MULTI, and the
+answers, all under the same TTL as here), so consecutive webhooks of one call may reach different
+processes behind a load balancer: nothing needs to be sticky.
 """
 
 from __future__ import annotations
@@ -48,12 +49,18 @@ class CallState:
 Change = Callable[[CallState], CallState]
 
 
+class CallStoreUnavailable(Exception):
+    """The shared call store could not be read or written (Redis down, or a call changed by
+    other processes too often to apply a change)."""
+
+
 class CallStore(Protocol):
     async def load(self, call_sid: str) -> CallState | None: ...
 
     async def update(self, fresh: CallState, change: Change) -> tuple[CallState, CallState]:
         """Apply `change` atomically to the call's state (`fresh` if there is none yet);
-        returns the state before and after."""
+        returns the state before and after. `change` must be pure: a shared adapter runs it
+        again when another process changed the call in the meantime."""
         ...
 
     async def answer_for(self, key: str) -> str | None:

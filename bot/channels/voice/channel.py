@@ -26,7 +26,8 @@ from twilio.twiml.voice_response import VoiceResponse
 from bot.channels.host import ChannelHost
 from bot.channels.voice import links as paths
 from bot.channels.voice.caller import caller_of, keyed_text, spoken_text, wants_call_back
-from bot.channels.voice.calls import CallState, CallStore, MemoryCallStore
+from bot.channels.voice.calls import CallState, CallStore, CallStoreUnavailable, MemoryCallStore
+from bot.channels.voice.calls_redis import RedisCallStore
 from bot.channels.voice.hold import HoldLine
 from bot.channels.voice.links import Links
 from bot.channels.voice.signature import BadWebhook, Forbidden, SignatureCheck
@@ -86,7 +87,8 @@ class VoiceChannel:
         self._templates = templates
         self._check = SignatureCheck(voice.auth_token or SecretStr(""), public_url)
         self._links = Links(public_url.rstrip("/"))
-        self._calls = calls or MemoryCallStore()
+        self._given_calls = calls  # None: chosen when the channel runs (Redis if the host has it)
+        self._calls: CallStore = calls or MemoryCallStore()
         self._speaker = Speaker(style_of(voice), self.text)
         self._prompts = frozenset(self.text(key) for key in BIRTH_DATE_PROMPTS)
         self._live: _Live | None = None
@@ -120,6 +122,8 @@ class VoiceChannel:
             await host.outbound.outbox.push(f"{Channel.PHONE.value}:{recipient_id}", replies)
 
         host.outbound.register(Channel.PHONE, keep_for_the_call)
+        if self._given_calls is None:  # shared by every process when Redis is configured
+            self._calls = MemoryCallStore() if host.redis is None else RedisCallStore(host.redis)
         hold = HoldLine(
             host,
             self._speaker,
@@ -153,7 +157,11 @@ class VoiceChannel:
             return web.Response(status=403)
         except BadWebhook as exc:
             return web.Response(status=400, text=f"bad webhook: {exc}")
-        known = await self._calls.answer_for(hook.key)
+        try:
+            known = await self._calls.answer_for(hook.key)
+        except CallStoreUnavailable as exc:  # the provider retries, or plays its fallback URL
+            log.warning("voice: call %s at %s: %s", hook.call_sid, request.path, exc)
+            return web.Response(status=503, text="the phone line is unavailable")
         if known is not None:
             return _twiml(known)
         try:
@@ -162,7 +170,10 @@ class VoiceChannel:
             log.exception("voice: call %s failed at %s", hook.call_sid, request.path)
             response = self._apology()
         twiml = str(response.to_xml())
-        await self._calls.remember_answer(hook.key, twiml)
+        try:
+            await self._calls.remember_answer(hook.key, twiml)
+        except CallStoreUnavailable as exc:  # a retry runs again; the dialogue dedupes the turn
+            log.warning("voice: call %s: answer not kept: %s", hook.call_sid, exc)
         return _twiml(twiml)
 
     async def _state_of(self, hook: Webhook) -> CallState:

@@ -20,8 +20,9 @@ from aiohttp import web
 from bot.channels.host import ChannelHost
 from bot.channels.webchat.fanout import Fanout, Listener, MemoryFanout, RedisFanout
 from bot.channels.webchat.hub import Delivery, Hub
+from bot.channels.webchat.limiter import rate_limiter
 from bot.channels.webchat.protocol import TITLE_MAX
-from bot.channels.webchat.session import ChatSession, RateLimiter, SessionContext, Workers
+from bot.channels.webchat.session import ChatSession, SessionContext, Workers
 from bot.config import WebchatChannel as WebchatSettings
 from bot.dialogue.templates import Templates
 from bot.http_errors import json_error
@@ -53,9 +54,6 @@ class WebchatChannel:
         self._business = business
         self._templates = templates
         self._hub = Hub()
-        self._limiter = RateLimiter(
-            self._settings.rate_limit_messages, self._settings.rate_limit_period.total_seconds()
-        )
         self._context: SessionContext | None = None
         self._files = {
             name: (STATIC / name).read_text(encoding="utf-8")
@@ -82,8 +80,13 @@ class WebchatChannel:
             self._settings.history_messages,
         )
         workers = Workers()
+        limiter = rate_limiter(  # per conversation, shared by every process with Redis
+            host.redis,
+            self._settings.rate_limit_messages,
+            self._settings.rate_limit_period.total_seconds(),
+        )
         self._context = SessionContext(
-            self._settings, self._templates, host, self._hub, delivery, self._limiter, workers
+            self._settings, self._templates, host, self._hub, delivery, limiter, workers
         )
         host.outbound.register(Channel.WEB, delivery.send)
         try:

@@ -12,8 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import time
-from collections.abc import Callable, Coroutine, Mapping
+from collections.abc import Coroutine, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -23,6 +22,7 @@ from aiohttp import WSMsgType, web
 from bot.channels.host import ChannelHost
 from bot.channels.webchat import protocol as p
 from bot.channels.webchat.hub import Delivery, Hub, SocketPeer
+from bot.channels.webchat.limiter import RateLimiter
 from bot.channels.webchat.visitor import Visitor, identify
 from bot.config import WebchatChannel as WebchatSettings
 from bot.dialogue.lock import LockTimeout
@@ -36,35 +36,6 @@ log = logging.getLogger(__name__)
 
 HELLO_TIMEOUT = 10.0  # seconds a socket may stay open without saying hello
 MAX_QUEUED = 20  # messages waiting for their turn on one socket
-
-
-class RateLimiter:
-    """Token buckets by key: `capacity` messages, refilled evenly over `period` seconds."""
-
-    def __init__(
-        self, capacity: int, period: float, now: Callable[[], float] = time.monotonic
-    ) -> None:
-        self._capacity = capacity
-        self._rate = capacity / period
-        self._now = now
-        self._buckets: dict[str, tuple[float, float]] = {}
-
-    def allow(self, key: str) -> bool:
-        now = self._now()
-        tokens, since = self._buckets.get(key, (float(self._capacity), now))
-        tokens = min(self._capacity, tokens + (now - since) * self._rate)
-        allowed = tokens >= 1
-        self._buckets[key] = (tokens - 1 if allowed else tokens, now)
-        if len(self._buckets) > 10_000:
-            self._forget_full(now)
-        return allowed
-
-    def _forget_full(self, now: float) -> None:
-        self._buckets = {
-            key: (tokens, since)
-            for key, (tokens, since) in self._buckets.items()
-            if tokens + (now - since) * self._rate < self._capacity
-        }
 
 
 class Workers:
@@ -211,7 +182,8 @@ class ChatSession:
             message = self._c.text("webchat_too_long", limit=limit)
             await self._error(p.ErrorCode.TOO_LONG, message, key=send.key)
         elif (
-            not self._c.limiter.allow(visitor.conversation_id) or self._queue.qsize() >= MAX_QUEUED
+            not await self._c.limiter.allow(visitor.conversation_id)
+            or self._queue.qsize() >= MAX_QUEUED
         ):
             log.info("web chat %s: message refused by the rate limit", visitor.conversation_id)
             message = self._c.text("webchat_rate_limited")

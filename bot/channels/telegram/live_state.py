@@ -1,0 +1,157 @@
+"""What the Telegram channel shares with its peers in other processes, behind two small ports.
+
+- `UpdateClaims`: an update id is taken once. Telegram redelivers an update it got no 2xx for,
+  and behind a load balancer the redelivery may reach another process.
+- `CallbackStore`: button payloads over Telegram's 64 bytes of callback data travel as a short
+  key ("#<digest>", render.callback_data); the payload is kept here, so a tap on any process
+  finds it.
+
+Each has an adapter for one process (bounded tables in memory: the oldest entries go first)
+and one in Redis (keys and TTLs in redis_keys.py), chosen by `live_state` when Redis is
+configured. A key that is no longer known is reported as expired, never guessed.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections import OrderedDict
+from collections.abc import Mapping
+from typing import Protocol
+
+import redis.asyncio as aioredis
+from redis.exceptions import RedisError
+
+from bot.channels.telegram import redis_keys as keys
+from bot.channels.telegram.render import KEY_MARK
+
+MAX_ITEMS = 10_000
+
+
+class TelegramStateUnavailable(Exception):
+    """The shared state (Redis) could not be read or written."""
+
+
+class UpdateClaims(Protocol):
+    async def claim(self, update_id: int) -> bool:
+        """True for the first taker of this update id; False when it was taken before."""
+        ...
+
+    async def release(self, update_id: int) -> None:
+        """Give back an update taken here (it is to be redelivered)."""
+        ...
+
+
+class CallbackStore(Protocol):
+    async def keep(self, payloads: Mapping[str, str]) -> None:
+        """Keep long payloads under their callback data ("#<digest>" -> payload)."""
+        ...
+
+    async def payload(self, data: str) -> str | None:
+        """The payload behind callback data; None when its key has expired."""
+        ...
+
+
+class MemoryUpdateClaims:
+    def __init__(self, max_items: int = MAX_ITEMS) -> None:
+        self._max = max_items
+        self._ids: OrderedDict[int, None] = OrderedDict()
+
+    async def claim(self, update_id: int) -> bool:
+        if update_id in self._ids:
+            return False
+        self._ids[update_id] = None
+        while len(self._ids) > self._max:
+            self._ids.popitem(last=False)
+        return True
+
+    async def release(self, update_id: int) -> None:
+        self._ids.pop(update_id, None)
+
+
+class MemoryCallbacks:
+    def __init__(self, max_items: int = MAX_ITEMS) -> None:
+        self._max = max_items
+        self._long: OrderedDict[str, str] = OrderedDict()
+
+    async def keep(self, payloads: Mapping[str, str]) -> None:
+        for data, payload in payloads.items():
+            self._long[data] = payload
+            self._long.move_to_end(data)
+        while len(self._long) > self._max:
+            self._long.popitem(last=False)
+
+    async def payload(self, data: str) -> str | None:
+        return self._long.get(data) if data.startswith(KEY_MARK) else data
+
+
+# Delete the claim only if it is still this process's (it may have expired and been retaken).
+_RELEASE = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+"""
+
+
+class RedisUpdateClaims:
+    def __init__(
+        self, client: aioredis.Redis, bot_id: str, ttl_seconds: float = keys.UPDATE_TTL_SECONDS
+    ) -> None:
+        self._redis = client
+        self._bot = bot_id
+        self._ttl_ms = max(1, int(ttl_seconds * 1000))
+        self._token = secrets.token_hex(8)  # this process's claims
+        self._release = client.register_script(_RELEASE)
+
+    async def claim(self, update_id: int) -> bool:
+        key = keys.update(self._bot, update_id)
+        try:
+            return bool(await self._redis.set(key, self._token, nx=True, px=self._ttl_ms))
+        except (RedisError, OSError) as exc:
+            raise TelegramStateUnavailable(f"update {update_id}: {exc}") from exc
+
+    async def release(self, update_id: int) -> None:
+        key = keys.update(self._bot, update_id)
+        try:
+            await self._release(keys=[key], args=[self._token])
+        except (RedisError, OSError) as exc:
+            raise TelegramStateUnavailable(f"update {update_id}: {exc}") from exc
+
+
+class RedisCallbacks:
+    def __init__(
+        self, client: aioredis.Redis, bot_id: str, ttl_seconds: float = keys.BUTTON_TTL_SECONDS
+    ) -> None:
+        self._redis = client
+        self._bot = bot_id
+        self._ttl_ms = max(1, int(ttl_seconds * 1000))
+
+    async def keep(self, payloads: Mapping[str, str]) -> None:
+        if not payloads:
+            return
+        try:
+            async with self._redis.pipeline(transaction=False) as pipe:
+                for data, payload in payloads.items():
+                    pipe.set(self._key(data), payload, px=self._ttl_ms)
+                await pipe.execute()
+        except (RedisError, OSError) as exc:
+            raise TelegramStateUnavailable(f"button payloads: {exc}") from exc
+
+    async def payload(self, data: str) -> str | None:
+        if not data.startswith(KEY_MARK):
+            return data
+        try:
+            raw = await self._redis.get(self._key(data))
+        except (RedisError, OSError) as exc:
+            raise TelegramStateUnavailable(f"button {data}: {exc}") from exc
+        if raw is None:
+            return None
+        return raw.decode() if isinstance(raw, bytes) else str(raw)
+
+    def _key(self, data: str) -> str:
+        return keys.button(self._bot, data.removeprefix(KEY_MARK))
+
+
+def live_state(redis: aioredis.Redis | None, bot_id: str) -> tuple[UpdateClaims, CallbackStore]:
+    """Redis when the host has it (every process shares), else this process's memory."""
+    if redis is None:
+        return MemoryUpdateClaims(), MemoryCallbacks()
+    return RedisUpdateClaims(redis, bot_id), RedisCallbacks(redis, bot_id)

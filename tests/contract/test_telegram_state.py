@@ -1,0 +1,122 @@
+"""The Telegram channel's shared state, one suite over both adapters: update claims and long
+button payloads in this process's memory and in a real Redis (keys under fd:tg:<bot>:, all with
+a TTL). "Two processes" are two adapter objects: the same one in memory, two clients of one
+Redis."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+
+import pytest
+import redis.asyncio as aioredis
+
+from bot.channels.telegram import redis_keys
+from bot.channels.telegram.live_state import (
+    CallbackStore,
+    RedisCallbacks,
+    RedisUpdateClaims,
+    UpdateClaims,
+    live_state,
+)
+from bot.channels.telegram.render import callback_data
+from tests.contract.routing_fixture import live_url_fixture  # noqa: F401
+
+BOT = "123456"
+LONG = '/choose_slot{"start": "2026-11-24T09:00:00+00:00", "resource": "priya-nair", "n": 1}'
+LONG_DIGEST = callback_data(LONG).removeprefix("#").encode()
+DAY_MS = 24 * 3600 * 1000
+
+
+@pytest.fixture
+async def clients(live_url: str | None) -> AsyncIterator[list[aioredis.Redis | None]]:
+    if live_url is None:
+        yield [None, None]
+        return
+    made = [aioredis.Redis.from_url(live_url) for _ in range(2)]
+    try:
+        yield list(made)
+    finally:
+        for client in made:
+            await client.aclose()
+
+
+@pytest.fixture
+def pair(clients: list[aioredis.Redis | None]) -> list[tuple[UpdateClaims, CallbackStore]]:
+    """Two processes' claims and callback stores, as the channel builds them."""
+    one = live_state(clients[0], BOT)
+    return [one, one] if clients[0] is None else [one, live_state(clients[1], BOT)]
+
+
+async def test_an_update_is_taken_once_whichever_process_sees_it(
+    pair: list[tuple[UpdateClaims, CallbackStore]],
+) -> None:
+    (a, _), (b, _) = pair
+    assert await a.claim(1001)
+    assert not await b.claim(1001) and not await a.claim(1001)
+    assert await b.claim(1002)  # another update
+
+
+async def test_a_released_update_can_be_taken_again(
+    pair: list[tuple[UpdateClaims, CallbackStore]],
+) -> None:
+    (a, _), (b, _) = pair
+    assert await a.claim(7)
+    await a.release(7)
+    assert await b.claim(7)
+    await a.release(99)  # never taken: nothing happens
+
+
+async def test_racing_processes_take_an_update_exactly_once(
+    pair: list[tuple[UpdateClaims, CallbackStore]],
+) -> None:
+    (a, _), (b, _) = pair
+    taken = await asyncio.gather(*(claims.claim(5) for claims in (a, b) * 10))
+    assert taken.count(True) == 1
+
+
+async def test_a_long_payload_kept_by_one_process_is_found_by_the_other(
+    pair: list[tuple[UpdateClaims, CallbackStore]],
+) -> None:
+    (_, a), (_, b) = pair
+    key = callback_data(LONG)
+    assert key != LONG and len(key.encode()) <= 64
+    assert await b.payload(key) is None  # not kept yet: expired, never guessed
+    await a.keep({key: LONG})
+    assert await b.payload(key) == LONG
+    assert await b.payload("/help") == "/help"  # short payloads travel as themselves
+    await a.keep({})
+
+
+async def test_every_redis_key_has_its_ttl(
+    live_url: str | None, pair: list[tuple[UpdateClaims, CallbackStore]]
+) -> None:
+    (claims, callbacks), _ = pair
+    await claims.claim(1001)
+    await callbacks.keep({callback_data(LONG): LONG})
+    if live_url is None:
+        return
+    client = aioredis.Redis.from_url(live_url)
+    try:
+        found = {key async for key in client.scan_iter(match=f"{redis_keys.PREFIX}*")}
+        update, button = b"fd:tg:123456:update:1001", b"fd:tg:123456:button:" + LONG_DIGEST
+        assert found == {update, button}
+        assert DAY_MS - 60_000 < await client.pttl(update) <= DAY_MS
+        assert 29 * DAY_MS < await client.pttl(button) <= 30 * DAY_MS
+    finally:
+        await client.aclose()
+
+
+@pytest.mark.redis
+async def test_redis_claims_are_per_bot_and_released_only_by_their_taker(redis_url: str) -> None:
+    client = aioredis.Redis.from_url(redis_url)
+    try:
+        mine, theirs = RedisUpdateClaims(client, BOT), RedisUpdateClaims(client, BOT)
+        assert await mine.claim(1)
+        await theirs.release(1)  # not theirs to give back
+        assert not await theirs.claim(1)
+        assert await RedisUpdateClaims(client, "654321").claim(1)  # another bot's update 1
+        await RedisCallbacks(client, BOT).keep({callback_data(LONG): LONG})
+        assert await RedisCallbacks(client, "654321").payload(callback_data(LONG)) is None
+    finally:
+        await client.aclose()
