@@ -155,6 +155,18 @@ async def run_server(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def event_loop_factory(handler: Command) -> Callable[[], asyncio.AbstractEventLoop] | None:
+    """uvloop for the server when it is installed (it is a dependency on Linux and macOS): its
+    socket handling costs a message about a tenth less CPU. The standard loop otherwise."""
+    if handler is not run_server:
+        return None
+    try:
+        import uvloop
+    except ImportError:
+        return None
+    return uvloop.new_event_loop
+
+
 # -- parsing ---------------------------------------------------------------------------------------
 
 
@@ -246,7 +258,8 @@ def main(argv: Sequence[str] | None = None, environ: dict[str, str] | None = Non
         return 2
     handler: Command = args.handler
     try:
-        return asyncio.run(handler(settings, args))
+        with asyncio.Runner(loop_factory=event_loop_factory(handler)) as runner:
+            return runner.run(handler(settings, args))
     except KeyboardInterrupt:
         return 130
     except (CrmError, BackendUnavailable) as exc:

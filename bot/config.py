@@ -129,6 +129,8 @@ class BusinessSettings(_Model):
 class StoreSettings(_Model):
     database_url: DatabaseUrl = Field(default="sqlite+aiosqlite:///frontdesk.db", repr=False)
     redis_url: RedisUrl | None = Field(default=None, repr=False)
+    # PostgreSQL connections each process keeps open (SQLite: one file, no pool to size)
+    database_pool_size: int = Field(default=20, ge=1, le=500)
 
 
 class ServerSettings(_Model):

@@ -18,7 +18,6 @@ import redis.asyncio as aioredis
 
 from bot.config import Settings
 from bot.dialogue.availability import SlotFinder
-from bot.dialogue.dedupe import Deduplicator, MemoryDeduplicator, RedisDeduplicator
 from bot.dialogue.engine import DialogueEngine
 from bot.dialogue.flows import Flow
 from bot.dialogue.flows.advice import AdviceFlow
@@ -27,6 +26,7 @@ from bot.dialogue.flows.booking import BookingFlow
 from bot.dialogue.flows.escalation import EscalationFlow, FeedbackFlow, HandoffFlow
 from bot.dialogue.flows.my_appointments import CancelFlow, ListAppointmentsFlow, RescheduleFlow
 from bot.dialogue.flows.verification import VerificationFlow
+from bot.dialogue.handled import forget_handled_forever
 from bot.dialogue.knowledge import KnowledgeBase
 from bot.dialogue.lock import ConversationLock, MemoryConversationLock, RedisConversationLock
 from bot.dialogue.notices import DialogueNotifier
@@ -48,7 +48,6 @@ from crm_store.store import CrmStore
 class LiveLayer:
     states: ConversationStore
     locks: ConversationLock
-    dedupe: Deduplicator
     outbound: ChannelOutbound
 
 
@@ -58,13 +57,11 @@ def live_layer(settings: Settings, redis: aioredis.Redis | None) -> LiveLayer:
         return LiveLayer(
             MemoryConversationStore(ttl),
             MemoryConversationLock(),
-            MemoryDeduplicator(),
             ChannelOutbound(MemoryOutbox()),
         )
     return LiveLayer(
         RedisConversationStore(redis, ttl),
         RedisConversationLock(redis),
-        RedisDeduplicator(redis),
         ChannelOutbound(RedisOutbox(redis)),
     )
 
@@ -124,7 +121,8 @@ async def open_dialogue(
 
     With `background`, routing's housekeeping (offer timeouts, pushing waiting tickets,
     rebuilding a lost live layer), the SLA monitor (warnings, breaches, escalations), the
-    reminder job and the queue-position updates run as tasks until the block ends.
+    reminder job, the queue-position updates and the forgetting of day-old message ids run as
+    tasks until the block ends.
     """
     async with AsyncExitStack() as stack:
         if store is None:
@@ -150,15 +148,20 @@ async def open_dialogue(
             routing=routing,
         )
         router = Router(flows(), fallback_threshold=settings.nlu.fallback_threshold)
-        engine = DialogueEngine(
-            services, router, live.states, live.locks, live.dedupe, live.outbound
-        )
+        engine = DialogueEngine(services, router, live.states, live.locks, live.outbound)
         if background:
             reminders = ReminderJob(
                 store, live.outbound, templates, before=settings.booking.reminder_before
             )
             monitor = sla_monitor(settings, routing, clock)
             updates = position_updates(settings, routing, clock)
-            for job in (routing.run(), monitor.run(), reminders.run_forever(), updates.run()):
+            jobs = (
+                routing.run(),
+                monitor.run(),
+                reminders.run_forever(),
+                updates.run(),
+                forget_handled_forever(store),
+            )
+            for job in jobs:
                 stack.push_async_callback(_stop, asyncio.create_task(job))
         yield Dialogue(engine, store, routing, live)

@@ -1,4 +1,8 @@
-"""The HTTP edge: every error leaves as a short JSON body; no stack trace ever reaches a client."""
+"""The HTTP edge: every error leaves as a short JSON body; no stack trace ever reaches a client.
+
+A backend that is down for the moment (the database, Redis) is not an internal error: the
+client gets a polite 503 it may retry, and the log gets one line, not a traceback per request.
+"""
 
 from __future__ import annotations
 
@@ -7,12 +11,27 @@ import uuid
 
 from aiohttp import web
 from aiohttp.typedefs import Handler
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+from crm_store.errors import StoreUnavailable
+from routing.errors import DispatchUnavailable
 
 log = logging.getLogger(__name__)
+
+BUSY = "we are busy right now; please try again in a moment"
+# Library errors that reach the edge untranslated mean the same as the ports' own "unavailable"
+UNAVAILABLE = (StoreUnavailable, DispatchUnavailable, RedisConnectionError, RedisTimeoutError)
 
 
 def json_error(status: int, message: str, **extra: str) -> web.Response:
     return web.json_response({"error": message, **extra}, status=status)
+
+
+def busy() -> web.Response:
+    response = json_error(503, BUSY)
+    response.headers["Retry-After"] = "1"
+    return response
 
 
 @web.middleware
@@ -23,6 +42,10 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         if exc.status < 400 or exc.content_type == "application/json":
             raise
         return json_error(exc.status, exc.reason)
+    except UNAVAILABLE as exc:
+        what = f"{type(exc).__name__}: {exc}"
+        log.warning("%s %s: a backend is unavailable (%s)", request.method, request.path, what)
+        return busy()
     except Exception:
         incident = uuid.uuid4().hex[:12]
         log.exception(

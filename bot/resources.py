@@ -10,6 +10,8 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import redis.asyncio as aioredis
+from redis.asyncio.retry import Retry
+from redis.backoff import ExponentialBackoff
 from redis.exceptions import RedisError
 
 from bot.config import Settings
@@ -37,6 +39,7 @@ async def open_crm(
         default_timezone=settings.business.timezone,
         clock=clock,
         migrate=migrate,
+        pool_size=settings.stores.database_pool_size,
     ) as store:
         yield store
 
@@ -45,8 +48,15 @@ async def open_crm(
 async def open_redis(url: str) -> AsyncIterator[aioredis.Redis]:
     """A connected client; raises BackendUnavailable when the server does not answer PING."""
     # A blocking pool waits for a free connection instead of failing past max_connections.
+    # After Redis restarts, every pooled connection is dead: a command on one reconnects and is
+    # sent again (a few times, briefly) instead of failing one request per stale connection.
     pool = aioredis.BlockingConnectionPool.from_url(
-        url, max_connections=200, timeout=10, socket_connect_timeout=5, health_check_interval=30
+        url,
+        max_connections=200,
+        timeout=10,
+        socket_connect_timeout=5,
+        health_check_interval=30,
+        retry=Retry(ExponentialBackoff(cap=0.5, base=0.05), 3),
     )
     client = aioredis.Redis(connection_pool=pool)
     try:

@@ -124,26 +124,39 @@ class CustomerDirectory:
         values = self.validate_profile(
             {k: getattr(profile, k) for k in PROFILE_FIELDS if getattr(profile, k) is not None}
         )
-        values.setdefault("timezone", self.default_timezone)
         normalized = [(ch, self.normalize(ch, ext)) for ch, ext in identities]
-        now = self._clock()
         async with self._db.transaction() as session:
-            for channel, external_id in normalized:
-                await self._refuse_taken(session, channel, external_id, owner=None)
-            customer = m.Customer(**values, created_at=now, updated_at=now)
-            customer.identities = [
-                m.Identity(
-                    channel=channel,
-                    external_id=external_id,
-                    verified=verified,
-                    verified_at=now if verified else None,
-                    created_at=now,
-                )
-                for channel, external_id in dict.fromkeys(normalized)
-            ]
-            session.add(customer)
-            await session.flush()
-            return mapping.customer(customer)
+            return await self.add(session, values, normalized, verified=verified)
+
+    async def add(
+        self,
+        session: AsyncSession,
+        values: dict[str, object],
+        identities: list[tuple[Channel, str]],
+        *,
+        verified: bool = False,
+    ) -> CustomerRecord:
+        """Insert a customer (validated `values`) with its normalized identities in `session`;
+        DuplicateIdentity if another customer holds one of them."""
+        now = self._clock()
+        for channel, external_id in identities:
+            await self._refuse_taken(session, channel, external_id, owner=None)
+        customer = m.Customer(
+            **{"timezone": self.default_timezone, **values}, created_at=now, updated_at=now
+        )
+        customer.identities = [
+            m.Identity(
+                channel=channel,
+                external_id=external_id,
+                verified=verified,
+                verified_at=now if verified else None,
+                created_at=now,
+            )
+            for channel, external_id in dict.fromkeys(identities)
+        ]
+        session.add(customer)
+        await session.flush()
+        return mapping.customer(customer)
 
     async def get(self, customer_id: int) -> CustomerRecord:
         async with self._db.transaction() as session:
@@ -341,7 +354,13 @@ class CustomerDirectory:
 
     async def record_interactions(self, items: Iterable[NewInteraction]) -> None:
         """Several history entries in one transaction (a conversation turn: in and out)."""
-        rows = [
+        rows = self.interaction_rows(items)
+        async with self._db.transaction() as session:
+            session.add_all(rows)
+
+    def interaction_rows(self, items: Iterable[NewInteraction]) -> list[m.Interaction]:
+        """History entries, checked, ready to add to a session."""
+        return [
             m.Interaction(
                 customer_id=item.customer_id,
                 channel=item.channel,
@@ -353,8 +372,6 @@ class CustomerDirectory:
             )
             for item in items
         ]
-        async with self._db.transaction() as session:
-            session.add_all(rows)
 
     async def record_transaction(
         self,

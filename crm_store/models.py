@@ -120,7 +120,7 @@ class Interaction(Base):
     text: Mapped[str | None] = mapped_column(Text)
     intent: Mapped[str | None] = mapped_column(String(100))
     conversation_id: Mapped[str | None] = mapped_column(String(100), index=True)
-    occurred_at: Mapped[datetime]
+    occurred_at: Mapped[datetime] = mapped_column(index=True)
 
 
 class Transaction(Base):
@@ -166,6 +166,7 @@ class Appointment(Base):
     __table_args__ = (
         Index("ix_appointments_customer_start", "customer_id", "start_at"),
         Index("ix_appointments_resource_start", "resource_id", "start_at"),
+        Index("ix_appointments_resource_end", "resource_id", "end_at"),
         CheckConstraint("end_at > start_at", name="ends_after_start"),
         # The no-overlap rule lives in the migration (exclusion constraint / triggers).
     )
@@ -255,7 +256,7 @@ class TicketEvent(Base):
     ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id", ondelete="CASCADE"))
     seq: Mapped[int] = mapped_column(Integer)
     kind: Mapped[str] = mapped_column(String(32))
-    at: Mapped[datetime]
+    at: Mapped[datetime] = mapped_column(index=True)
     actor: Mapped[str] = mapped_column(String(100))
     data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
 
@@ -298,6 +299,22 @@ class Reminder(Base):
     claimed_at: Mapped[datetime]
     sent_at: Mapped[datetime | None]
     last_error: Mapped[str | None] = mapped_column(String(200))
+
+
+class HandledMessage(Base):
+    """A channel message id the bot has answered, and its replies, stored in the same transaction
+    as the turn's history: a retry (a client's, or one after a crash or a lost Redis) gets the
+    same replies and nothing is stored twice. Kept for a day (the pruning job)."""
+
+    __tablename__ = "handled_messages"
+
+    channel: Mapped[str] = mapped_column(String(20), primary_key=True)
+    message_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    replies: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
+    # the conversation state the turn left (JSON), restored for a retry after a crash that
+    # came between this commit and the state's save in Redis
+    state: Mapped[str | None] = mapped_column(Text)
+    handled_at: Mapped[datetime] = mapped_column(index=True)
 
 
 # -- the web chat's transcript: what the widget shows, in order, across reloads and restarts ----

@@ -18,6 +18,7 @@ from crm_store.privacy import PrivacyOffice
 from crm_store.reminders import ReminderBook
 from crm_store.segmentation import SegmentationPolicy
 from crm_store.tier_assignment import TierAssigner
+from crm_store.turns import TurnRecord
 from crm_store.webchat import WebchatTranscript
 
 
@@ -49,6 +50,7 @@ class CrmStore:
         self.knowledge_log = KnowledgeLog(database, clock)
         self.reminders = ReminderBook(database, clock)
         self.webchat = WebchatTranscript(database, clock)
+        self.turns = TurnRecord(database, self.customers, clock)
 
     @classmethod
     @asynccontextmanager
@@ -61,9 +63,10 @@ class CrmStore:
         default_timezone: str,
         clock: Clock = system_clock,
         migrate: bool = False,
+        pool_size: int = 20,
     ) -> AsyncIterator[CrmStore]:
         """Connect (fail fast with StoreUnavailable), migrate or check the schema, close on exit."""
-        database = Database(create_engine(url))
+        database = Database(create_engine(url, pool_size=pool_size))
         try:
             await database.ping()
             if migrate:

@@ -87,6 +87,10 @@ class LocalInterpreter:
         self, text: str, reference_time: datetime | None = None, timezone: str | None = None
     ) -> ParseResult:
         context = parse_context(self.runtime, reference_time, timezone)
+        if self.model.encoder is None:
+            # Sparse only: well under a millisecond, cheaper on the loop than a thread hop,
+            # whose GIL hand-offs stall the loop's socket writes.
+            return self.model.parse(text, context, self.runtime)
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(
             self._executor, self.model.parse, text, context, self.runtime

@@ -20,7 +20,7 @@ from crm_store.tiers import Tier
 from routing.assignment import Assigner, agent_actor
 from routing.desk_bus import DeskBus, MemoryDeskBus
 from routing.dispatch import AgentState, Dispatcher, Offer
-from routing.errors import InvalidTransition
+from routing.errors import DispatchUnavailable, InvalidTransition
 from routing.events import EventKind, Presence, TicketEvent, TicketStatus, Urgency
 from routing.notify import (
     CustomerNotice,
@@ -131,10 +131,20 @@ class RoutingService:
         ticket = change.ticket
         await self.parts.after_commit(self.dispatcher.enqueue(self.parts.entry(ticket)))
         await self.parts.announce(change)
-        if self.parts.options.push and await self.assigner.offer_next(ticket.id) is not None:
+        if self.parts.options.push and await self._offer_now(ticket.id) is not None:
             ticket = await self.store.get(ticket.id)
         await self._notify(NoticeKind.QUEUED, ticket, position=await self._position(ticket))
         return ticket
+
+    async def _offer_now(self, ticket_id: int) -> Offer | None:
+        """Push a ticket already in the record. With the live layer down it waits in the record:
+        the rebuild queues it and a later tick offers it; the caller's work stands."""
+        try:
+            return await self.assigner.offer_next(ticket_id)
+        except DispatchUnavailable as exc:
+            self.parts.dirty = True
+            log.warning("ticket %s not offered now (%s); the rebuild will queue it", ticket_id, exc)
+            return None
 
     async def position(self, ticket_id: int) -> QueuePosition:
         """Where the ticket stands and the estimated wait (the bot may ask at any time)."""
@@ -143,7 +153,10 @@ class RoutingService:
     async def _position(self, ticket: Ticket) -> QueuePosition:
         standing = None
         if ticket.status in WAITING_FOR_AGENT:
-            standing = await self.dispatcher.standing(ticket.id, self.parts.clock())
+            try:
+                standing = await self.dispatcher.standing(ticket.id, self.parts.clock())
+            except DispatchUnavailable:  # the live layer is down: an estimate without it
+                standing = None
         return estimate(ticket, standing, self.parts.options.default_handle_time)
 
     async def customer_message(self, ticket_id: int, text: str | None = None) -> Ticket:

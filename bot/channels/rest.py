@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import re
 from collections.abc import Awaitable, Callable
 from datetime import datetime
@@ -17,6 +18,8 @@ from bot.dialogue.messages import InboundMessage, Reply
 from bot.http_errors import json_error
 from crm_store.enums import Channel
 from crm_store.errors import InvalidInput, StoreUnavailable
+
+log = logging.getLogger(__name__)
 
 PATH = "/webhooks/rest/webhook"
 _SENDER = re.compile(r"^[A-Za-z0-9._:@-]{1,128}$")
@@ -95,6 +98,7 @@ class RestChannel:
             replies = await self._handle(inbound)
         except InvalidInput as exc:
             return json_error(400, str(exc))
-        except (StoreUnavailable, LockTimeout):
+        except (StoreUnavailable, LockTimeout) as exc:
+            log.warning("503 for %s: %s: %s", inbound.conversation_id, type(exc).__name__, exc)
             return json_error(503, "we are busy right now; please try again in a moment")
         return web.json_response([render(sender, reply) for reply in replies])

@@ -5,17 +5,18 @@ from __future__ import annotations
 import logging
 import unicodedata
 
-from bot.dialogue.dedupe import Deduplicator
-from bot.dialogue.identity import recognise
+from bot.dialogue.identity import NEW_CONTACT, recognise
 from bot.dialogue.lock import ConversationLock
 from bot.dialogue.messages import InboundMessage, Reply
 from bot.dialogue.outbox import ChannelOutbound
 from bot.dialogue.router import Router
 from bot.dialogue.services import DialogueServices
-from bot.dialogue.state import ConversationState, ConversationStore
+from bot.dialogue.state import ConversationState, ConversationStore, StateConflict
 from bot.dialogue.turn import Turn
 from crm_store.customers import NewInteraction
 from crm_store.enums import Direction
+from crm_store.errors import StoreUnavailable
+from crm_store.turns import AlreadyHandled
 
 log = logging.getLogger(__name__)
 
@@ -36,7 +37,6 @@ class DialogueEngine:
         router: Router,
         states: ConversationStore,
         locks: ConversationLock,
-        dedupe: Deduplicator,
         outbound: ChannelOutbound | None = None,
     ) -> None:
         self.services = services
@@ -44,32 +44,32 @@ class DialogueEngine:
         self.router = router
         self._states = states
         self._locks = locks
-        self._dedupe = dedupe
 
     async def handle(self, message: InboundMessage) -> list[Reply]:
-        """Process one message exactly once; a retried message id gets the same replies."""
-        key = message.message_id
-        channel = message.channel.value
-        if key is not None:
-            seen = await self._dedupe.replies_for(channel, key)
-            if seen is not None:
-                return seen
+        """Process one message exactly once; a retried message id gets the same replies.
+
+        Whether a message id was answered is read from the record in the transaction that opens
+        the turn and written in the one that closes it, under the conversation's lock.
+        """
         async with self._locks.hold(message.conversation_id):
-            if key is not None:  # a retry that waited for the lock behind its original
-                seen = await self._dedupe.replies_for(channel, key)
-                if seen is not None:
-                    return seen
-            replies = await self._turn(message)
-            if key is not None:
-                await self._dedupe.remember(channel, key, replies)
-        return replies
+            return await self._turn(message)
 
     async def _turn(self, message: InboundMessage) -> list[Reply]:
         services = self.services
         state = await self._states.load(message.conversation_id) or ConversationState(
             message.conversation_id
         )
-        customer = await recognise(services.store, message, state)
+        opening = await services.store.turns.open(
+            message.channel,
+            message.sender_id,
+            customer_id=state.customer_id,
+            message_id=message.message_id,
+            lead_name=NEW_CONTACT,
+        )
+        if opening.answered is not None:  # a retry of a message answered before
+            await self._catch_up(state, opening.answered_state)
+            return [Reply.from_json(item) for item in opening.answered]
+        customer = await recognise(services.store, message, state, opening)
         text = clean_text(message.text)
         now = services.clock()
         parse = await services.interpreter.parse(
@@ -82,34 +82,70 @@ class DialogueEngine:
             self.outbound.begin_turn(cid)
         try:
             await self.router.route(turn)
+        except StoreUnavailable:
+            raise  # nothing of the turn is kept: the channel answers "try again" (503)
         except Exception:
             log.exception("dialogue failed in %s", cid)
             turn.replies = [Reply(turn.text("error"))]
         finally:
             pushed = self.outbound.end_turn(cid) if self.outbound else []
-        await services.store.customers.record_interactions(
-            [
-                NewInteraction(
-                    customer.id,
-                    message.channel,
-                    Direction.INBOUND,
-                    text,
-                    intent=parse.intent.name,
-                    conversation_id=message.conversation_id,
-                    occurred_at=now,
-                ),
-                *(
-                    NewInteraction(
-                        customer.id,
-                        message.channel,
-                        Direction.OUTBOUND,
-                        reply.text,
-                        conversation_id=message.conversation_id,
-                        occurred_at=now,
-                    )
-                    for reply in turn.replies
-                ),
-            ]
-        )
+        replies = [*waiting, *turn.replies, *pushed]
+        try:
+            await services.store.turns.close(
+                self._history(message, turn, customer.id, text),
+                channel=message.channel,
+                message_id=message.message_id,
+                replies=[reply.to_json() for reply in replies],
+                state=state.saved_json(),
+            )
+        except AlreadyHandled as exc:  # another worker answered it first: theirs stands
+            log.warning("message %s of %s was handled twice", message.message_id, cid)
+            return [Reply.from_json(item) for item in exc.replies]
         await self._states.save(state)
-        return [*waiting, *turn.replies, *pushed]
+        return replies
+
+    async def _catch_up(self, state: ConversationState, answered: str | None) -> None:
+        """A retry found its message answered: if the state that answer left never reached the
+        live layer (a crash between the record's commit and the save, or a lost Redis), put it
+        there, so the next message is read in the right context."""
+        if answered is None:
+            return
+        left = ConversationState.from_json(answered)
+        if state.revision >= left.revision:
+            return  # the live state is that one, or later
+        log.info("restoring the state of %s after an unfinished turn", state.conversation_id)
+        left.revision = state.revision
+        try:
+            await self._states.save(left)
+        except StateConflict:
+            log.warning("state of %s changed while restoring it", state.conversation_id)
+
+    @staticmethod
+    def _history(
+        message: InboundMessage, turn: Turn, customer_id: int, text: str
+    ) -> list[NewInteraction]:
+        """The turn in the contact history: the message, then each reply."""
+        cid = message.conversation_id
+        inbound = NewInteraction(
+            customer_id,
+            message.channel,
+            Direction.INBOUND,
+            text,
+            intent=turn.intent,
+            conversation_id=cid,
+            occurred_at=turn.now,
+        )
+        return [
+            inbound,
+            *(
+                NewInteraction(
+                    customer_id,
+                    message.channel,
+                    Direction.OUTBOUND,
+                    reply.text,
+                    conversation_id=cid,
+                    occurred_at=turn.now,
+                )
+                for reply in turn.replies
+            ),
+        ]

@@ -6,9 +6,9 @@ import logging
 
 from bot.dialogue.messages import InboundMessage
 from bot.dialogue.state import ConversationState
-from crm_store.errors import NotFound
 from crm_store.records import CustomerRecord
 from crm_store.store import CrmStore
+from crm_store.turns import TurnOpening
 
 log = logging.getLogger(__name__)
 
@@ -16,9 +16,10 @@ NEW_CONTACT = "New contact"  # the name of a lead created from an unknown identi
 
 
 async def recognise(
-    store: CrmStore, message: InboundMessage, state: ConversationState
+    store: CrmStore, message: InboundMessage, state: ConversationState, opening: TurnOpening
 ) -> CustomerRecord:
-    """The customer behind the message; an unknown identity becomes a new lead holding it.
+    """The customer behind the message (found or created by `store.turns.open`), with what the
+    conversation state knows about them brought up to date.
 
     Verification only ever goes up within a conversation: a proof from the channel (signed web
     identity, Telegram contact) marks the identity verified in the CRM and links a proven phone
@@ -30,21 +31,12 @@ async def recognise(
     """
     session = message.metadata.get("session")
     session = str(session)[:128] if session is not None else None
-    customer = None
-    if state.customer_id is not None:
-        try:
-            customer = await store.customers.get(state.customer_id)
-        except NotFound:
-            customer = None
-    if customer is None or customer.erased:
-        customer, created = await store.customers.resolve(
-            message.channel, message.sender_id, name=NEW_CONTACT
-        )
-        identity = await store.customers.identity(message.channel, message.sender_id)
+    customer = opening.customer
+    if opening.identity_verified is not None:  # new to this conversation
         state.customer_id = customer.id
-        state.verified = bool(identity and identity.verified) and session is None
+        state.verified = opening.identity_verified and session is None
         state.language = customer.language
-        if created:
+        if opening.created:
             log.info("new lead %s for %s", customer.id, message.conversation_id)
     if session is not None and session != state.session:
         state.session, state.verified = session, False

@@ -8,8 +8,6 @@
 - `fd:lockq:`, `fd:lockserve:`, `fd:lockturn:`, `fd:lockgone:{conversation_id}` (TTL 1 day,
   refreshed on use): the fair lock's last number taken, last number served, when the current
   turn began, and the numbers whose waiters gave up.
-- `fd:seen:{channel}:{message_id}` (string, TTL dedupe_ttl, default 1 day): the replies sent for a
-  message id, owned by the Deduplicator and replayed to a retry.
 - `fd:outbox:{conversation_id}` (list, TTL outbox_ttl, default 1 day): messages for a channel that
   cannot push (REST), owned by the Outbox; delivered before the next turn's replies.
 """
@@ -41,10 +39,6 @@ def lock_turn(conversation_id: str) -> str:
 
 def lock_gone(conversation_id: str) -> str:
     return f"{PREFIX}lockgone:{conversation_id}"
-
-
-def seen(channel: str, message_id: str) -> str:
-    return f"{PREFIX}seen:{channel}:{message_id}"
 
 
 def outbox(conversation_id: str) -> str:

@@ -35,6 +35,13 @@ class ConversationState:
     def to_json(self) -> str:
         return json.dumps({"v": SCHEMA_VERSION, **asdict(self)}, separators=(",", ":"))
 
+    def saved_json(self) -> str:
+        """The JSON this state will have once saved (its revision bumped)."""
+        return json.dumps(
+            {"v": SCHEMA_VERSION, **asdict(self), "revision": self.revision + 1},
+            separators=(",", ":"),
+        )
+
     @classmethod
     def from_json(cls, raw: str | bytes) -> ConversationState:
         data = json.loads(raw)

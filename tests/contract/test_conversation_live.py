@@ -1,4 +1,4 @@
-"""Conversation state, lock and dedupe: one contract, run on memory and on a real Redis."""
+"""Conversation state and lock: one contract, run on memory and on a real Redis."""
 
 from __future__ import annotations
 
@@ -10,9 +10,7 @@ from typing import Any
 import pytest
 import redis.asyncio as aioredis
 
-from bot.dialogue.dedupe import MemoryDeduplicator, RedisDeduplicator
 from bot.dialogue.lock import LockTimeout, MemoryConversationLock, RedisConversationLock
-from bot.dialogue.messages import Button, Reply
 from bot.dialogue.state import ConversationState, MemoryConversationStore, StateConflict
 from bot.dialogue.state_redis import RedisConversationStore
 
@@ -21,7 +19,6 @@ from bot.dialogue.state_redis import RedisConversationStore
 class Live:
     states: Any
     lock_factory: Any  # (wait_seconds, ttl_seconds) -> lock
-    dedupe: Any
     client: aioredis.Redis | None
 
 
@@ -30,7 +27,6 @@ def memory_live() -> Live:
     return Live(
         MemoryConversationStore(),
         lambda wait, ttl: MemoryConversationLock(wait_seconds=wait),
-        MemoryDeduplicator(),
         None,
     )
 
@@ -42,7 +38,6 @@ async def redis_live(redis_url: str) -> AsyncIterator[Live]:
         yield Live(
             RedisConversationStore(client),
             lambda wait, ttl: RedisConversationLock(client, ttl_seconds=ttl, wait_seconds=wait),
-            RedisDeduplicator(client),
             client,
         )
     finally:
@@ -124,11 +119,3 @@ async def test_redis_lock_is_renewed_while_held_and_freed_if_the_holder_dies(
     async with asyncio.timeout(2):
         async with lock.hold("web:dead"):
             pass
-
-
-async def test_dedupe_replays_the_replies_of_a_seen_message(live: Live) -> None:
-    assert await live.dedupe.replies_for("rest", "m-1") is None
-    replies = [Reply("Pick one", buttons=(Button("Friday 10:00", '/choose{"slot": 1}'),))]
-    await live.dedupe.remember("rest", "m-1", replies)
-    assert await live.dedupe.replies_for("rest", "m-1") == replies
-    assert await live.dedupe.replies_for("telegram", "m-1") is None

@@ -17,6 +17,7 @@ from crm_store.store import CrmStore
 from tests.dialogue_support import RuleInterpreter, demo_settings
 
 SECRET = "test-identity-secret"
+BOOK = '/book_appointment{"service": "cleaning"}'
 
 
 @pytest.fixture
@@ -96,3 +97,30 @@ async def test_two_misses_in_a_row_offer_intents_then_escalate(client: TestClien
     first = await say(client, "lost-1", "qwerty asdf")
     payloads = [b["payload"] for b in first[0]["buttons"]]
     assert payloads == ["/book_appointment", "/ask_advice", "/request_human"]
+
+
+async def test_a_retry_after_a_lost_state_save_restores_the_conversation(
+    store: CrmStore,
+) -> None:
+    """A crash between the turn's commit and the state's save (or a lost Redis) leaves the
+    live state behind the record: the retry gets the same replies and puts the state back."""
+    settings = demo_settings("sqlite+aiosqlite://")
+    async with open_dialogue(settings, RuleInterpreter(), store=store, clock=store.clock) as bot:
+        app = web.Application()
+        app.add_routes(RestChannel(bot.engine.handle, SecretStr(SECRET), store.clock).routes())
+        async with TestClient(TestServer(app)) as client:
+            first = await say(client, "crash-1", BOOK, message_id="b1")
+            state = await bot.live.states.load("rest:crash-1")
+            assert state is not None and state.flow == "book"
+            await bot.live.states.delete("rest:crash-1")  # the save that never happened
+            again = await say(client, "crash-1", BOOK, message_id="b1")
+            assert again == first
+            restored = await bot.live.states.load("rest:crash-1")
+            assert restored is not None and restored.flow == "book"
+            assert restored.slots == state.slots
+            inbound = [
+                i
+                for i in (await store.views.view(state.customer_id or 0)).recent_interactions
+                if i.direction is Direction.INBOUND
+            ]
+            assert len(inbound) == 1  # stored once

@@ -48,7 +48,7 @@ INSTANCES = 3
 AGENTS = 6
 PATH = "/webhooks/rest/webhook"
 # Requests in flight at once. Each holds a database connection on its instance, and three
-# instances' pools (3 x 30) would exhaust a default PostgreSQL (max_connections 100).
+# instances' pools (3 x 20) leave room under a default PostgreSQL (max_connections 100).
 IN_FLIGHT = 60
 TAP_FIRST = "<tap the first button>"  # sends the payload of the last reply's first button
 # (what the customer says, what the bot's first reply must contain)
