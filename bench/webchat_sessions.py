@@ -28,13 +28,11 @@ import json
 import os
 import resource
 import secrets
-import socket
 import statistics
 import sys
 import tempfile
 import time
-from collections.abc import AsyncIterator
-from contextlib import AsyncExitStack, asynccontextmanager
+from contextlib import AsyncExitStack
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +40,10 @@ import aiohttp
 from aiohttp import web
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bot.bench_e2e import empty_redis, free_port, process, wait_until_up  # noqa: E402
+
 ORIGIN = "http://localhost:8080"  # allowed by the shipped config.yml
 DEFAULT_DATABASE_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/12"
@@ -243,56 +245,14 @@ def serve_echo(port: int) -> None:
 # -- the run (the parent process) ------------------------------------------------------------------
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-@asynccontextmanager
-async def child(args: list[str], env: dict[str, str], log: Path) -> AsyncIterator[int]:
-    """A child process (output to `log`) that answers /healthz on `url`; its pid."""
-    with log.open("w") as out:
-        process = await asyncio.create_subprocess_exec(
-            *args, env=env, stdout=out, stderr=asyncio.subprocess.STDOUT, cwd=ROOT
-        )
-        try:
-            yield process.pid
-        finally:
-            if process.returncode is None:
-                process.terminate()
-            try:
-                await asyncio.wait_for(process.wait(), 30)
-            except TimeoutError:
-                process.kill()
-                await process.wait()
-
-
-async def wait_until_up(url: str, log: Path) -> None:
-    async with aiohttp.ClientSession() as http:
-        for _ in range(1200):
-            try:
-                async with http.get(f"{url}/healthz") as response:
-                    if response.status == 200:
-                        return
-            except aiohttp.ClientError:
-                pass
-            await asyncio.sleep(0.1)
-    raise RuntimeError(f"{url} did not come up:\n{tail(log)}")
-
-
-def tail(log: Path) -> str:
-    return log.read_text(errors="replace")[-2000:]
-
-
 async def drive(url: str, pid: int, args: argparse.Namespace) -> dict[str, Any]:
     spec = [url, str(pid), str(args.sessions), str(args.pings), str(args.concurrency)]
-    process = await asyncio.create_subprocess_exec(
+    loader = await asyncio.create_subprocess_exec(
         sys.executable, __file__, "load", *spec, stdout=asyncio.subprocess.PIPE, cwd=ROOT
     )
-    out, _ = await process.communicate()
-    if process.returncode != 0:
-        raise RuntimeError(f"the load generator failed (exit {process.returncode})")
+    out, _ = await loader.communicate()
+    if loader.returncode != 0:
+        raise RuntimeError(f"the load generator failed (exit {loader.returncode})")
     result: dict[str, Any] = json.loads(out)
     return result
 
@@ -310,10 +270,10 @@ async def frontdesk(folder: Path, args: argparse.Namespace) -> dict[str, Any]:
     env = base_env(folder, args)
     if args.nlu_model_dir is None:
         train = [sys.executable, "-m", "bot.cli", "--config", str(ROOT / "config.yml")]
-        process = await asyncio.create_subprocess_exec(
+        trainer = await asyncio.create_subprocess_exec(
             *train, "nlu", "train", env={**env, "FRONTDESK_DATABASE_URL": "sqlite+aiosqlite://"}
         )
-        if await process.wait() != 0:
+        if await trainer.wait() != 0:
             raise RuntimeError("nlu train failed")
     database_url = args.database_url if args.postgres else "sqlite+aiosqlite:///unused.db"
     async with AsyncExitStack() as stack:
@@ -324,26 +284,14 @@ async def frontdesk(folder: Path, args: argparse.Namespace) -> dict[str, Any]:
             env["FRONTDESK_REDIS_URL"] = args.redis_url
         port, log = free_port(), folder / "frontdesk.log"
         cmd = [sys.executable, "-m", "bot.cli", "--config", str(ROOT / "config.yml")]
-        pid = await stack.enter_async_context(child([*cmd, "run", "--port", str(port)], env, log))
+        pid = await stack.enter_async_context(
+            process([*cmd, "run", "--port", str(port)], env, log, cwd=ROOT)
+        )
         url = f"http://127.0.0.1:{port}"
         await wait_until_up(url, log)
         await warm_up(url)
         result = await drive(url, pid, args)
     return result
-
-
-@asynccontextmanager
-async def empty_redis(url: str) -> AsyncIterator[None]:
-    import redis.asyncio as aioredis
-
-    client = aioredis.Redis.from_url(url)
-    try:
-        if await client.dbsize():
-            raise RuntimeError(f"{url} is not empty; name an empty database with --redis-url")
-        yield
-    finally:
-        await client.flushdb()
-        await client.aclose()
 
 
 async def warm_up(url: str) -> None:
@@ -360,7 +308,7 @@ async def warm_up(url: str) -> None:
 async def ceiling(folder: Path, args: argparse.Namespace) -> dict[str, Any]:
     port, log = free_port(), folder / "echo.log"
     cmd = [sys.executable, __file__, "echo", str(port)]
-    async with child(cmd, base_env(folder, args), log) as pid:
+    async with process(cmd, base_env(folder, args), log, cwd=ROOT) as pid:
         url = f"http://127.0.0.1:{port}"
         await wait_until_up(url, log)
         await warm_up(url)

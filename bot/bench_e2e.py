@@ -72,11 +72,16 @@ def free_port() -> int:
 
 
 @asynccontextmanager
-async def process(args: list[str], env: dict[str, str], log: Path) -> AsyncIterator[int]:
-    """A child process (output to `log`), terminated on the way out; yields its pid."""
+async def process(
+    args: list[str], env: dict[str, str], log: Path, cwd: Path | None = None
+) -> AsyncIterator[int]:
+    """A child process (output to `log`), terminated on the way out; yields its pid.
+
+    Shared with bench/webchat_sessions.py, as are wait_until_up, free_port and empty_redis.
+    """
     with log.open("w") as out:
         child = await asyncio.create_subprocess_exec(
-            *args, env=env, stdout=out, stderr=asyncio.subprocess.STDOUT
+            *args, env=env, stdout=out, stderr=asyncio.subprocess.STDOUT, cwd=cwd
         )
         try:
             yield child.pid
@@ -92,7 +97,7 @@ async def process(args: list[str], env: dict[str, str], log: Path) -> AsyncItera
 
 async def wait_until_up(url: str, log: Path) -> None:
     async with aiohttp.ClientSession() as session:
-        for _ in range(600):
+        for _ in range(1200):  # two minutes: a loaded machine can take a while
             try:
                 async with session.get(f"{url}/healthz") as response:
                     if response.status == 200:
