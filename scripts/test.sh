@@ -26,32 +26,28 @@ echo "==> mypy"
 .venv/bin/mypy
 echo "==> import contracts"
 .venv/bin/lint-imports
-if [ ! -x /usr/bin/chromium ]; then
-  # The browser tests (tests/e2e) drive Debian's Chromium; Playwright never downloads one.
-  echo "==> installing Debian's chromium for the browser tests"
+# Install a Debian package the tests need (as root, or with passwordless sudo), or say how to.
+install_debian() {
+  local package="$1" why="$2"
+  echo "==> installing Debian's ${package} ${why}"
   if [ "$(id -u)" = "0" ]; then
-    apt-get install -y chromium || { apt-get update && apt-get install -y chromium; }
+    apt-get install -y "$package" || { apt-get update && apt-get install -y "$package"; }
   elif sudo -n true 2>/dev/null; then
-    sudo -n apt-get install -y chromium || { sudo -n apt-get update && sudo -n apt-get install -y chromium; }
+    sudo -n apt-get install -y "$package" || { sudo -n apt-get update && sudo -n apt-get install -y "$package"; }
   else
-    echo "error: /usr/bin/chromium is missing and it cannot be installed here (not root, no" >&2
-    echo "passwordless sudo). Install it with: sudo apt-get install chromium" >&2
+    echo "error: ${package} is missing and it cannot be installed here (not root, no" >&2
+    echo "passwordless sudo). Install it with: sudo apt-get install ${package}" >&2
     exit 1
   fi
-fi
+}
 
+# The browser tests (tests/e2e) drive Debian's Chromium; Playwright never downloads one.
+if [ ! -x /usr/bin/chromium ]; then
+  install_debian chromium "for the browser tests"
+fi
+# tests/integration/test_several_instances.py runs Debian's nginx on loopback (deploy/nginx).
 if ! command -v nginx >/dev/null && [ ! -x /usr/sbin/nginx ]; then
-  # tests/integration/test_several_instances.py runs Debian's nginx on loopback (deploy/nginx).
-  echo "==> installing Debian's nginx for the several-instances test"
-  if [ "$(id -u)" = "0" ]; then
-    apt-get install -y nginx || { apt-get update && apt-get install -y nginx; }
-  elif sudo -n true 2>/dev/null; then
-    sudo -n apt-get install -y nginx || { sudo -n apt-get update && sudo -n apt-get install -y nginx; }
-  else
-    echo "error: nginx is missing and it cannot be installed here (not root, no passwordless" >&2
-    echo "sudo). Install it with: sudo apt-get install nginx" >&2
-    exit 1
-  fi
+  install_debian nginx "for the several-instances test"
 fi
 
 echo "==> pytest"
