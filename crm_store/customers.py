@@ -6,8 +6,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
+from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -353,23 +354,24 @@ class CustomerDirectory:
             return mapping.interaction(row)
 
     async def record_interactions(self, items: Iterable[NewInteraction]) -> None:
-        """Several history entries in one transaction (a conversation turn: in and out)."""
-        rows = self.interaction_rows(items)
-        async with self._db.transaction() as session:
-            session.add_all(rows)
+        """Several history entries in one statement (a conversation turn: in and out)."""
+        rows = self.interaction_values(items)
+        if rows:
+            async with self._db.statement() as connection:
+                await connection.execute(insert(m.Interaction).values(rows))
 
-    def interaction_rows(self, items: Iterable[NewInteraction]) -> list[m.Interaction]:
-        """History entries, checked, ready to add to a session."""
+    def interaction_values(self, items: Iterable[NewInteraction]) -> list[dict[str, Any]]:
+        """History entries, checked, as column values for an INSERT."""
         return [
-            m.Interaction(
-                customer_id=item.customer_id,
-                channel=item.channel,
-                direction=item.direction,
-                text=clean_text("text", item.text, m.TEXT_MAX),
-                intent=clean_text("intent", item.intent, 100),
-                conversation_id=clean_text("conversation_id", item.conversation_id, 100),
-                occurred_at=item.occurred_at or self._clock(),
-            )
+            {
+                "customer_id": item.customer_id,
+                "channel": item.channel,
+                "direction": item.direction,
+                "text": clean_text("text", item.text, m.TEXT_MAX),
+                "intent": clean_text("intent", item.intent, 100),
+                "conversation_id": clean_text("conversation_id", item.conversation_id, 100),
+                "occurred_at": item.occurred_at or self._clock(),
+            }
             for item in items
         ]
 

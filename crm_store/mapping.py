@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+from sqlalchemy import Row
+
 from crm_store import models as m
 from crm_store.records import (
     AgentRecord,
@@ -15,7 +19,8 @@ from crm_store.records import (
 )
 
 
-def customer(row: m.Customer) -> CustomerRecord:
+def customer(row: m.Customer | Row[Any]) -> CustomerRecord:
+    """From the ORM object or a Core row of the customers table."""
     return CustomerRecord(
         id=row.id,
         full_name=row.full_name,

@@ -14,9 +14,23 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import (
+    ARRAY,
+    JSON,
+    Boolean,
+    Integer,
+    String,
+    Text,
+    and_,
+    bindparam,
+    delete,
+    func,
+    insert,
+    literal_column,
+    select,
+    text,
+)
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm_store import mapping
 from crm_store import models as m
@@ -26,9 +40,98 @@ from crm_store.database import Database
 from crm_store.enums import Channel
 from crm_store.errors import CrmError, DuplicateIdentity
 from crm_store.records import CustomerRecord
+from crm_store.utc import UtcDateTime
 
 Replies = list[dict[str, Any]]
 MESSAGE_ID_MAX = 128
+
+_HANDLED = m.Base.metadata.tables["handled_messages"]
+_INTERACTIONS = m.Base.metadata.tables["interactions"]
+_CUSTOMERS = m.Base.metadata.tables["customers"]
+_IDENTITIES = m.Base.metadata.tables["identities"]
+
+# One row whatever matches: the message id's earlier answer (if any), and the customer, either
+# the conversation's (customer_id) or the one holding the channel identity (by_identity).
+_OPEN = select(
+    _HANDLED.c.replies,
+    _HANDLED.c.state,
+    _IDENTITIES.c.verified.label("identity_verified"),
+    *_CUSTOMERS.c,
+).select_from(
+    select(literal_column("1").label("one"))
+    .subquery("one")
+    .outerjoin(
+        _HANDLED,
+        and_(
+            _HANDLED.c.channel == bindparam("channel", type_=String),
+            _HANDLED.c.message_id == bindparam("message_id", type_=String),
+        ),
+    )
+    .outerjoin(
+        _IDENTITIES,
+        and_(
+            bindparam("by_identity", type_=Boolean),
+            _IDENTITIES.c.channel
+            == bindparam("identity_channel", type_=_IDENTITIES.c.channel.type),
+            _IDENTITIES.c.external_id == bindparam("external_id", type_=String),
+        ),
+    )
+    .outerjoin(
+        _CUSTOMERS,
+        and_(
+            _CUSTOMERS.c.id
+            == func.coalesce(bindparam("customer_id", type_=Integer), _IDENTITIES.c.customer_id),
+            _CUSTOMERS.c.erased_at.is_(None),
+        ),
+    )
+)
+
+# PostgreSQL: the history rows and the message id in one statement (atomic by itself, and one
+# round trip); the rows come as arrays so that the statement is compiled once, whatever their
+# number.
+_CLOSE_PG = text(
+    """
+    WITH handled AS (
+      INSERT INTO handled_messages (channel, message_id, replies, state, handled_at)
+      SELECT :channel, :message_id, :replies, :state, :handled_at WHERE :message_id IS NOT NULL
+    )
+    INSERT INTO interactions
+      (customer_id, channel, direction, text, intent, conversation_id, occurred_at)
+    SELECT * FROM unnest(
+      :customer_ids, :channels, :directions, :texts, :intents, :conversation_ids, :occurred_ats
+    )
+    """
+).bindparams(
+    bindparam("channel", type_=String),
+    bindparam("message_id", type_=String),
+    bindparam("replies", type_=JSON),
+    bindparam("state", type_=Text),
+    bindparam("handled_at", type_=UtcDateTime),
+    bindparam("customer_ids", type_=ARRAY(Integer)),
+    bindparam("channels", type_=ARRAY(String)),
+    bindparam("directions", type_=ARRAY(String)),
+    bindparam("texts", type_=ARRAY(Text)),
+    bindparam("intents", type_=ARRAY(String)),
+    bindparam("conversation_ids", type_=ARRAY(String)),
+    bindparam("occurred_ats", type_=ARRAY(UtcDateTime)),
+)
+_NEW_CUSTOMER = insert(_CUSTOMERS).returning(*_CUSTOMERS.c)
+_HANDLED_KEYS = ("channel", "message_id", "replies", "state", "handled_at")
+
+
+def _close_params(rows: list[dict[str, Any]], handled: dict[str, Any] | None) -> dict[str, Any]:
+    params: dict[str, Any] = dict.fromkeys(_HANDLED_KEYS) if handled is None else dict(handled)
+    for key, column in (
+        ("customer_ids", "customer_id"),
+        ("texts", "text"),
+        ("intents", "intent"),
+        ("conversation_ids", "conversation_id"),
+        ("occurred_ats", "occurred_at"),
+    ):
+        params[key] = [row[column] for row in rows]
+    params["channels"] = [row["channel"].value for row in rows]
+    params["directions"] = [row["direction"].value for row in rows]
+    return params
 
 
 class AlreadyHandled(CrmError):
@@ -65,25 +168,40 @@ class TurnRecord:
         message_id: str | None,
         lead_name: str,
     ) -> TurnOpening:
-        """Who is writing, and the replies to this message id if it was answered before."""
+        """Who is writing, and the replies to this message id if it was answered before.
+
+        One statement answers the usual case (the conversation's customer, or the one holding
+        the channel identity); a new contact or an erased customer takes a transaction more.
+        """
         external_id = self._customers.normalize(channel, external_id)
-        async with self._db.transaction() as session:
-            handled = await _handled(session, channel, message_id)
-            answered = (handled.replies, handled.state) if handled is not None else (None, None)
-            if customer_id is not None:
-                row = await session.get(m.Customer, customer_id)
-                if row is not None and row.erased_at is None:
-                    return TurnOpening(mapping.customer(row), None, False, *answered)
-            found = await self._by_identity(session, channel, external_id)
+        params = {
+            "channel": channel.value,
+            "message_id": None if message_id is None else message_id[:MESSAGE_ID_MAX],
+            "customer_id": customer_id,
+            "by_identity": customer_id is None,
+            "identity_channel": channel,
+            "external_id": external_id,
+        }
+        async with self._db.statement() as connection:
+            row = (await connection.execute(_OPEN, params)).one()
+        answered: tuple[Replies | None, str | None] = (row.replies, row.state)
+        if message_id is None or row.replies is None:
+            answered = (None, None)
+        if row.id is not None:
+            verified = None if customer_id is not None else bool(row.identity_verified)
+            return TurnOpening(mapping.customer(row), verified, False, *answered)
+        if customer_id is not None or row.identity_verified is not None:
+            # the conversation's customer is gone, or the identity's holder was erased
+            found = await self._holder(channel, external_id)
             if found is not None:
                 return TurnOpening(found[0], found[1], False, *answered)
-            created = await self._new_lead(session, channel, external_id, lead_name)
-            if created is not None:
-                return TurnOpening(created, False, True, *answered)
-            found = await self._by_identity(session, channel, external_id)
-            if found is None:  # created and gone again between two statements: try later
-                raise DuplicateIdentity(channel.value, external_id, 0)
-            return TurnOpening(found[0], found[1], False, *answered)
+        created = await self._new_lead(channel, external_id, lead_name)
+        if created is not None:
+            return TurnOpening(created, False, True, *answered)
+        found = await self._holder(channel, external_id)
+        if found is None:  # created and gone again between two statements: try later
+            raise DuplicateIdentity(channel.value, external_id, 0)
+        return TurnOpening(found[0], found[1], False, *answered)
 
     async def close(
         self,
@@ -95,23 +213,31 @@ class TurnRecord:
         state: str | None = None,
     ) -> None:
         """Store the turn's history and, with it, that `message_id` got `replies` and left the
-        conversation in `state`.
+        conversation in `state`: one statement on PostgreSQL (the message id rides along as a
+        data-modifying CTE), one transaction on SQLite.
 
         AlreadyHandled (and nothing stored) if another worker stored the same message id first.
         """
-        rows: list[Any] = self._customers.interaction_rows(interactions)
+        rows = self._customers.interaction_values(interactions)
+        handled = None
         if message_id is not None:
-            handled = m.HandledMessage(
-                channel=channel.value,
-                message_id=message_id[:MESSAGE_ID_MAX],
-                replies=replies,
-                state=state,
-                handled_at=self._clock(),
-            )
-            rows.append(handled)
+            handled = {
+                "channel": channel.value,
+                "message_id": message_id[:MESSAGE_ID_MAX],
+                "replies": replies,
+                "state": state,
+                "handled_at": self._clock(),
+            }
         try:
-            async with self._db.transaction() as session:
-                session.add_all(rows)
+            if self._db.dialect == "postgresql":
+                async with self._db.statement() as connection:
+                    await connection.execute(_CLOSE_PG, _close_params(rows, handled))
+            else:
+                async with self._db.begin() as connection:
+                    if handled is not None:
+                        await connection.execute(insert(_HANDLED), handled)
+                    if rows:
+                        await connection.execute(insert(_INTERACTIONS), rows)
         except IntegrityError:
             if message_id is None:
                 raise
@@ -121,47 +247,56 @@ class TurnRecord:
             raise AlreadyHandled(earlier) from None
 
     async def answered(self, channel: Channel, message_id: str) -> Replies | None:
-        async with self._db.transaction() as session:
-            handled = await _handled(session, channel, message_id)
-            return None if handled is None else handled.replies
+        async with self._db.statement() as connection:
+            replies: Replies | None = await connection.scalar(
+                select(_HANDLED.c.replies).where(
+                    _HANDLED.c.channel == channel.value,
+                    _HANDLED.c.message_id == message_id[:MESSAGE_ID_MAX],
+                )
+            )
+        return replies
 
     async def forget_handled(self, older_than: timedelta) -> int:
         """Drop the message ids answered more than `older_than` ago; how many went."""
         cutoff = self._clock() - older_than
-        async with self._db.transaction() as session:
-            result = await session.execute(
-                delete(m.HandledMessage).where(m.HandledMessage.handled_at < cutoff)
-            )
-            return int(getattr(result, "rowcount", 0) or 0)
+        async with self._db.statement() as connection:
+            stale = delete(_HANDLED).where(_HANDLED.c.handled_at < cutoff)
+            result = await connection.execute(stale)
+        return int(result.rowcount or 0)
 
-    @staticmethod
-    async def _by_identity(
-        session: AsyncSession, channel: Channel, external_id: str
+    async def _holder(
+        self, channel: Channel, external_id: str
     ) -> tuple[CustomerRecord, bool] | None:
-        row = (
-            await session.execute(
-                select(m.Customer, m.Identity.verified)
-                .join(m.Identity)
-                .where(m.Identity.channel == channel, m.Identity.external_id == external_id)
-            )
-        ).first()
-        return None if row is None else (mapping.customer(row[0]), bool(row[1]))
+        """The customer holding the identity (erased or not), and whether it is verified."""
+        async with self._db.begin() as connection:
+            row = (
+                await connection.execute(
+                    select(_CUSTOMERS, _IDENTITIES.c.verified.label("identity_verified"))
+                    .join(_IDENTITIES, _IDENTITIES.c.customer_id == _CUSTOMERS.c.id)
+                    .where(
+                        _IDENTITIES.c.channel == channel,
+                        _IDENTITIES.c.external_id == external_id,
+                    )
+                )
+            ).first()
+        return None if row is None else (mapping.customer(row), bool(row.identity_verified))
 
     async def _new_lead(
-        self, session: AsyncSession, channel: Channel, external_id: str, name: str
+        self, channel: Channel, external_id: str, name: str
     ) -> CustomerRecord | None:
-        """A lead holding the identity, or None if a racing message created one first."""
-        values = self._customers.validate_profile({"full_name": name})
+        """A lead holding the identity, or None if a racing message's lead holds it first."""
+        now = self._clock()
+        values = {
+            **self._customers.validate_profile({"full_name": name}),
+            "timezone": self._customers.default_timezone,
+            "created_at": now,
+            "updated_at": now,
+        }
+        identity = {"channel": channel, "external_id": external_id, "created_at": now}
         try:
-            async with session.begin_nested():
-                return await self._customers.add(session, values, [(channel, external_id)])
-        except (DuplicateIdentity, IntegrityError):
+            async with self._db.begin() as connection:
+                row = (await connection.execute(_NEW_CUSTOMER, values)).one()
+                await connection.execute(insert(_IDENTITIES), {**identity, "customer_id": row.id})
+        except IntegrityError:
             return None
-
-
-async def _handled(
-    session: AsyncSession, channel: Channel, message_id: str | None
-) -> m.HandledMessage | None:
-    if message_id is None:
-        return None
-    return await session.get(m.HandledMessage, (channel.value, message_id[:MESSAGE_ID_MAX]))
+        return mapping.customer(row)

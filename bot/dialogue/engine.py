@@ -100,6 +100,8 @@ class DialogueEngine:
             )
         except AlreadyHandled as exc:  # another worker answered it first: theirs stands
             log.warning("message %s of %s was handled twice", message.message_id, cid)
+            if self.outbound and (waiting or pushed):  # not delivered: for the next turn
+                await self.outbound.outbox.put_back(cid, [*waiting, *pushed])
             return [Reply.from_json(item) for item in exc.replies]
         await self._states.save(state)
         return replies

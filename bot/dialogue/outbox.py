@@ -30,6 +30,10 @@ class MemoryOutbox:
     async def drain(self, conversation_id: str) -> list[Reply]:
         return self._items.pop(conversation_id, [])
 
+    async def put_back(self, conversation_id: str, replies: Sequence[Reply]) -> None:
+        """Return drained messages that were not delivered, ahead of any that came since."""
+        self._items[conversation_id] = [*replies, *self._items.get(conversation_id, [])]
+
 
 class RedisOutbox:
     def __init__(self, client: aioredis.Redis, ttl_seconds: float = 86400) -> None:
@@ -50,6 +54,14 @@ class RedisOutbox:
             pipe.delete(key)
             raw, _ = await pipe.execute()
         return [Reply.from_json(json.loads(item)) for item in raw]
+
+    async def put_back(self, conversation_id: str, replies: Sequence[Reply]) -> None:
+        """Return drained messages that were not delivered, ahead of any that came since."""
+        key = redis_keys.outbox(conversation_id)
+        async with self._redis.pipeline(transaction=True) as pipe:
+            pipe.lpush(key, *(json.dumps(r.to_json()) for r in reversed(replies)))
+            pipe.pexpire(key, self._ttl_ms)
+            await pipe.execute()
 
 
 class ChannelOutbound:

@@ -1,4 +1,4 @@
-"""Conversation state and lock: one contract, run on memory and on a real Redis."""
+"""Conversation state, lock and outbox: one contract, run on memory and on a real Redis."""
 
 from __future__ import annotations
 
@@ -11,6 +11,8 @@ import pytest
 import redis.asyncio as aioredis
 
 from bot.dialogue.lock import LockTimeout, MemoryConversationLock, RedisConversationLock
+from bot.dialogue.messages import Reply
+from bot.dialogue.outbox import MemoryOutbox, RedisOutbox
 from bot.dialogue.state import ConversationState, MemoryConversationStore, StateConflict
 from bot.dialogue.state_redis import RedisConversationStore
 
@@ -18,6 +20,7 @@ from bot.dialogue.state_redis import RedisConversationStore
 @dataclass
 class Live:
     states: Any
+    outbox: Any
     lock_factory: Any  # (wait_seconds, ttl_seconds) -> lock
     client: aioredis.Redis | None
 
@@ -26,6 +29,7 @@ class Live:
 def memory_live() -> Live:
     return Live(
         MemoryConversationStore(),
+        MemoryOutbox(),
         lambda wait, ttl: MemoryConversationLock(wait_seconds=wait),
         None,
     )
@@ -37,6 +41,7 @@ async def redis_live(redis_url: str) -> AsyncIterator[Live]:
     try:
         yield Live(
             RedisConversationStore(client),
+            RedisOutbox(client),
             lambda wait, ttl: RedisConversationLock(client, ttl_seconds=ttl, wait_seconds=wait),
             client,
         )
@@ -66,6 +71,18 @@ async def test_state_round_trips_and_revisions_guard_lost_updates(live: Live) ->
     assert (await live.states.load("web:anna")).slots["time"].startswith("2026-11-24")
     await live.states.delete("web:anna")
     assert await live.states.load("web:anna") is None
+
+
+async def test_the_outbox_drains_in_order_and_takes_back_what_was_not_delivered(
+    live: Live,
+) -> None:
+    await live.outbox.push("rest:ida", [Reply("one"), Reply("two")])
+    drained = await live.outbox.drain("rest:ida")
+    assert [r.text for r in drained] == ["one", "two"]
+    assert await live.outbox.drain("rest:ida") == []
+    await live.outbox.push("rest:ida", [Reply("three")])  # came while the turn ran
+    await live.outbox.put_back("rest:ida", drained)
+    assert [r.text for r in await live.outbox.drain("rest:ida")] == ["one", "two", "three"]
 
 
 async def test_the_lock_runs_one_holder_at_a_time_in_arrival_order(live: Live) -> None:

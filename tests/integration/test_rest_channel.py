@@ -11,6 +11,7 @@ from pydantic import SecretStr
 
 from bot.channels.identity import sign
 from bot.channels.rest import PATH, RestChannel
+from bot.dialogue.messages import Reply
 from bot.dialogue_setup import open_dialogue
 from crm_store.enums import Channel, Direction
 from crm_store.store import CrmStore
@@ -124,3 +125,35 @@ async def test_a_retry_after_a_lost_state_save_restores_the_conversation(
                 if i.direction is Direction.INBOUND
             ]
             assert len(inbound) == 1  # stored once
+
+
+async def test_a_turn_that_loses_the_race_keeps_the_outbox_for_the_next(
+    store: CrmStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Another worker answers the same message id while this one works on it (its lock ran
+    out): the answer that stands is theirs, and what this turn took out of the conversation's
+    outbox (an agent's message) is put back, delivered with the next turn instead of lost."""
+    settings = demo_settings("sqlite+aiosqlite://")
+    async with open_dialogue(settings, RuleInterpreter(), store=store, clock=store.clock) as bot:
+        outbox = bot.engine.outbound.outbox if bot.engine.outbound else None
+        assert outbox is not None
+        real_open = store.turns.open
+
+        async def open_then_lose(*args: object, **kwargs: object) -> object:
+            opening = await real_open(*args, **kwargs)  # type: ignore[arg-type]
+            await store.turns.close(  # the other worker's commit
+                [], channel=Channel.REST, message_id="race-1", replies=[{"text": "theirs"}]
+            )
+            return opening
+
+        app = web.Application()
+        app.add_routes(RestChannel(bot.engine.handle, SecretStr(SECRET), store.clock).routes())
+        async with TestClient(TestServer(app)) as client:
+            await say(client, "racer", "hello", message_id="race-0")
+            await outbox.push("rest:racer", [Reply("An agent wrote back")])
+            monkeypatch.setattr(store.turns, "open", open_then_lose)
+            lost = await say(client, "racer", "hello", message_id="race-1")
+            monkeypatch.setattr(store.turns, "open", real_open)
+            assert [reply["text"] for reply in lost] == ["theirs"]
+            after = await say(client, "racer", "hello", message_id="race-2")
+            assert after[0]["text"] == "An agent wrote back"
