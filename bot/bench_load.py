@@ -7,7 +7,9 @@ The load generator keeps `conversations` conversations going at once over one ke
 session; each conversation is sequential (a customer waits for the answer before writing again)
 and its messages go to the given URLs in turn (a round-robin load balancer). The mix: small talk,
 a booking by buttons with a confirmation, advice questions, a signed-in customer listing their
-appointments. It imports nothing heavy, so that it costs the machine as little as it can.
+appointments. With a `rate`, messages go out on a fixed schedule of that many a second instead
+(each conversation still waits for its answer), which gives the latency at a given load rather
+than at saturation. It imports nothing heavy, so that it costs the machine as little as it can.
 """
 
 from __future__ import annotations
@@ -62,6 +64,9 @@ class Spec:
     run_id: str = "bench"  # in every sender id: conversations of one run are new
     secret: str = ""  # signs the listing customers' identities (the webchat identity secret)
     web_ids: tuple[str, ...] = ()  # customers who can sign in; none: no listing conversations
+    # messages/s offered on a fixed schedule; 0: each conversation writes as soon as it is
+    # answered (the saturated, closed-loop throughput)
+    rate: float = 0.0
 
 
 @dataclass
@@ -69,6 +74,22 @@ class Tally:
     left: int
     latencies_ms: list[float] = field(default_factory=list)
     errors: Counter[str] = field(default_factory=Counter)  # what came back instead of a 200
+    started: float = field(default_factory=time.perf_counter)
+    tickets: int = 0  # paced: send times handed out so far
+
+    async def due(self, rate: float) -> float:
+        """When the next message is meant to be sent: now (closed loop), or the next slot of
+        the schedule, waited for. A paced message's latency counts from its slot, so a reply
+        that holds up the conversation's next message is not hidden (no coordinated omission).
+        """
+        now = time.perf_counter()
+        if rate <= 0:
+            return now
+        slot = self.started + self.tickets / rate
+        self.tickets += 1
+        if slot > now:
+            await asyncio.sleep(slot - now)
+        return slot
 
 
 def conversation(spec: Spec, worker: int, round_: int) -> tuple[str, tuple[str, ...], bool]:
@@ -115,7 +136,7 @@ async def drive(session: aiohttp.ClientSession, spec: Spec, tally: Tally, worker
             tally.left -= 1
             url = spec.urls[(worker + sent) % len(spec.urls)] + PATH
             sent += 1
-            started = time.perf_counter()
+            started = await tally.due(spec.rate)
             status = await post(session, url, body(spec, sender, text, signed))
             tally.latencies_ms.append((time.perf_counter() - started) * 1000)
             if status != "200":
@@ -133,7 +154,7 @@ async def measure(spec: Spec) -> dict[str, Any]:
                 *(drive(session, warm, tally, w) for w in range(spec.conversations))
             )
         tally = Tally(spec.messages)
-        started, cpu = time.perf_counter(), time.process_time()
+        started, cpu = tally.started, time.process_time()
         await asyncio.gather(*(drive(session, spec, tally, w) for w in range(spec.conversations)))
         elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu
     done = tally.latencies_ms

@@ -7,13 +7,15 @@ are there, positive, and that every message got a 200.
 
 from __future__ import annotations
 
+import asyncio
 import json
+import time
 
 import pytest
 from pydantic import SecretStr
 
 from bot.bench_e2e import ECHO, SQLITE
-from bot.bench_load import Spec, body, conversation
+from bot.bench_load import Spec, Tally, body, conversation
 from bot.channels.identity import verified_user_id
 from bot.cli import main
 from tests.conftest import ROOT
@@ -61,8 +63,25 @@ def test_bench_e2e_json_on_sqlite_and_echo(
         for key in ROW:
             assert row[key] >= 0, (name, key)
         assert row["p99_ms"] >= row["p50_ms"] > 0, name
+        paced = row["paced"]
+        assert paced["offered_msgs_per_s"] == round(row["msgs_per_s"] / 2, 1), name
+        assert paced["errors"] == 0 and paced["p99_ms"] >= paced["p50_ms"] > 0, name
+        # the schedule holds the rate down: it cannot run much above what was offered
+        assert paced["msgs_per_s"] <= paced["offered_msgs_per_s"] * 1.2, name
     assert result["setups"][ECHO]["ratio"] == 1.0
     assert result["cpu_cores"] >= 1
+
+
+async def test_a_paced_load_hands_out_slots_on_schedule_and_counts_from_them() -> None:
+    tally = Tally(10)
+    rate = 200.0
+    slots = [await tally.due(rate) for _ in range(5)]
+    assert slots == pytest.approx([tally.started + k / rate for k in range(5)])
+    assert time.perf_counter() >= slots[-1]  # it waited for the last slot
+    await asyncio.sleep(0.05)  # a slow reply held this conversation up
+    late = await tally.due(rate)
+    assert late == pytest.approx(tally.started + 5 / rate)  # its slot, not when it got to it
+    assert await Tally(1).due(0) == pytest.approx(time.perf_counter(), abs=0.01)  # unpaced
 
 
 def test_an_unknown_setup_is_refused_before_anything_starts(
