@@ -26,8 +26,10 @@ from bot.dialogue.flows.booking import BookingFlow
 from bot.dialogue.flows.escalation import EscalationFlow, FeedbackFlow, HandoffFlow
 from bot.dialogue.flows.my_appointments import CancelFlow, ListAppointmentsFlow, RescheduleFlow
 from bot.dialogue.flows.verification import VerificationFlow
+from bot.dialogue.gate import ConversationGate, LocalGate
 from bot.dialogue.handled import forget_handled_forever
 from bot.dialogue.knowledge import KnowledgeBase
+from bot.dialogue.live_redis import RedisConversationGate
 from bot.dialogue.lock import ConversationLock, MemoryConversationLock, RedisConversationLock
 from bot.dialogue.notices import DialogueNotifier
 from bot.dialogue.outbox import ChannelOutbound, MemoryOutbox, RedisOutbox
@@ -49,20 +51,22 @@ class LiveLayer:
     states: ConversationStore
     locks: ConversationLock
     outbound: ChannelOutbound
+    gate: ConversationGate  # a turn's lock, state and outbox together
 
 
 def live_layer(settings: Settings, redis: aioredis.Redis | None) -> LiveLayer:
     ttl = settings.dialogue.state_ttl.total_seconds()
     if redis is None:
-        return LiveLayer(
-            MemoryConversationStore(ttl),
-            MemoryConversationLock(),
-            ChannelOutbound(MemoryOutbox()),
-        )
+        states: ConversationStore = MemoryConversationStore(ttl)
+        locks = MemoryConversationLock()
+        outbox = MemoryOutbox()
+        return LiveLayer(states, locks, ChannelOutbound(outbox), LocalGate(locks, states, outbox))
+    lock = RedisConversationLock(redis)
     return LiveLayer(
         RedisConversationStore(redis, ttl),
-        RedisConversationLock(redis),
+        lock,
         ChannelOutbound(RedisOutbox(redis)),
+        RedisConversationGate(redis, lock, ttl),
     )
 
 
@@ -132,7 +136,7 @@ async def open_dialogue(
             redis = await stack.enter_async_context(open_redis(settings.stores.redis_url))
         live = live_layer(settings, redis)
         templates = templates_of(settings)
-        notifier = DialogueNotifier(store, live.outbound, templates, live.states, live.locks)
+        notifier = DialogueNotifier(store, live.outbound, templates, live.gate)
         routing = await stack.enter_async_context(
             open_routing(settings, store, notifier=notifier, clock=clock)
         )
@@ -148,7 +152,7 @@ async def open_dialogue(
             routing=routing,
         )
         router = Router(flows(), fallback_threshold=settings.nlu.fallback_threshold)
-        engine = DialogueEngine(services, router, live.states, live.locks, live.outbound)
+        engine = DialogueEngine(services, router, live.gate, live.outbound)
         if background:
             reminders = ReminderJob(
                 store, live.outbound, templates, before=settings.booking.reminder_before

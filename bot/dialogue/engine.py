@@ -5,13 +5,13 @@ from __future__ import annotations
 import logging
 import unicodedata
 
+from bot.dialogue.gate import ConversationGate, Held
 from bot.dialogue.identity import NEW_CONTACT, recognise
-from bot.dialogue.lock import ConversationLock
 from bot.dialogue.messages import InboundMessage, Reply
 from bot.dialogue.outbox import ChannelOutbound
 from bot.dialogue.router import Router
 from bot.dialogue.services import DialogueServices
-from bot.dialogue.state import ConversationState, ConversationStore, StateConflict
+from bot.dialogue.state import ConversationState
 from bot.dialogue.turn import Turn
 from crm_store.customers import NewInteraction
 from crm_store.enums import Direction
@@ -35,30 +35,33 @@ class DialogueEngine:
         self,
         services: DialogueServices,
         router: Router,
-        states: ConversationStore,
-        locks: ConversationLock,
+        gate: ConversationGate,
         outbound: ChannelOutbound | None = None,
     ) -> None:
         self.services = services
         self.outbound = outbound
         self.router = router
-        self._states = states
-        self._locks = locks
+        self._gate = gate
 
     async def handle(self, message: InboundMessage) -> list[Reply]:
         """Process one message exactly once; a retried message id gets the same replies.
 
-        Whether a message id was answered is read from the record in the transaction that opens
-        the turn and written in the one that closes it, under the conversation's lock.
+        Whether a message id was answered is read from the record in the statement that opens
+        the turn and written in the one that closes it, under the conversation's lock. The
+        outbox messages the turn takes go out with its replies; if the turn does not commit,
+        they go back to the outbox for the next one.
         """
-        async with self._locks.hold(message.conversation_id):
-            return await self._turn(message)
+        cid = message.conversation_id
+        async with self._gate.enter(cid, drain=self.outbound is not None) as held:
+            try:
+                return await self._turn(message, held)
+            finally:
+                if held.waiting:
+                    await self._put_back(cid, held.waiting)
 
-    async def _turn(self, message: InboundMessage) -> list[Reply]:
+    async def _turn(self, message: InboundMessage, held: Held) -> list[Reply]:
         services = self.services
-        state = await self._states.load(message.conversation_id) or ConversationState(
-            message.conversation_id
-        )
+        state = held.state
         opening = await services.store.turns.open(
             message.channel,
             message.sender_id,
@@ -67,7 +70,7 @@ class DialogueEngine:
             lead_name=NEW_CONTACT,
         )
         if opening.answered is not None:  # a retry of a message answered before
-            await self._catch_up(state, opening.answered_state)
+            self._catch_up(held, opening.answered_state)
             return [Reply.from_json(item) for item in opening.answered]
         customer = await recognise(services.store, message, state, opening)
         text = clean_text(message.text)
@@ -77,7 +80,6 @@ class DialogueEngine:
         )
         turn = Turn(message, state, customer, parse, now, services)
         cid = message.conversation_id
-        waiting = await self.outbound.outbox.drain(cid) if self.outbound else []
         if self.outbound:
             self.outbound.begin_turn(cid)
         try:
@@ -89,7 +91,7 @@ class DialogueEngine:
             turn.replies = [Reply(turn.text("error"))]
         finally:
             pushed = self.outbound.end_turn(cid) if self.outbound else []
-        replies = [*waiting, *turn.replies, *pushed]
+        replies = [*held.waiting, *turn.replies, *pushed]
         try:
             await services.store.turns.close(
                 self._history(message, turn, customer.id, text),
@@ -100,27 +102,33 @@ class DialogueEngine:
             )
         except AlreadyHandled as exc:  # another worker answered it first: theirs stands
             log.warning("message %s of %s was handled twice", message.message_id, cid)
-            if self.outbound and (waiting or pushed):  # not delivered: for the next turn
-                await self.outbound.outbox.put_back(cid, [*waiting, *pushed])
+            held.waiting.extend(pushed)  # not delivered: back to the outbox for the next turn
             return [Reply.from_json(item) for item in exc.replies]
-        await self._states.save(state)
+        held.waiting = []  # delivered with this turn's replies
+        held.keep()
         return replies
 
-    async def _catch_up(self, state: ConversationState, answered: str | None) -> None:
+    async def _put_back(self, conversation_id: str, replies: list[Reply]) -> None:
+        if self.outbound is None:
+            return
+        try:
+            await self.outbound.outbox.put_back(conversation_id, replies)
+        except Exception:  # the live layer is down: the turn fails anyway
+            log.exception("%d outbox messages of %s lost", len(replies), conversation_id)
+
+    @staticmethod
+    def _catch_up(held: Held, answered: str | None) -> None:
         """A retry found its message answered: if the state that answer left never reached the
         live layer (a crash between the record's commit and the save, or a lost Redis), put it
         there, so the next message is read in the right context."""
         if answered is None:
             return
         left = ConversationState.from_json(answered)
-        if state.revision >= left.revision:
+        if held.state.revision >= left.revision:
             return  # the live state is that one, or later
-        log.info("restoring the state of %s after an unfinished turn", state.conversation_id)
-        left.revision = state.revision
-        try:
-            await self._states.save(left)
-        except StateConflict:
-            log.warning("state of %s changed while restoring it", state.conversation_id)
+        log.info("restoring the state of %s after an unfinished turn", left.conversation_id)
+        left.revision = held.state.revision
+        held.keep(left)
 
     @staticmethod
     def _history(

@@ -12,11 +12,12 @@ import asyncio
 import contextlib
 import secrets
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
-from typing import Protocol
+from typing import Any, Protocol
 
 import redis.asyncio as aioredis
+from redis.commands.core import AsyncScript
 
 from bot.dialogue import redis_keys
 
@@ -55,54 +56,64 @@ class MemoryConversationLock:
                 self._locks[conversation_id] = (lock, users - 1)
 
 
-# A fair (ticket) lock: KEYS = queue counter, serving counter, holder key, turn start.
-# Taking a number and, if nobody is ahead, the lock itself happen in one script.
-_TAKE = """
-local ttl = tonumber(ARGV[2])
-local mine = redis.call('INCR', KEYS[1])
-redis.call('PEXPIRE', KEYS[1], 86400000)
-local serving = tonumber(redis.call('GET', KEYS[2]) or '0')
-if serving == mine - 1 and redis.call('EXISTS', KEYS[3]) == 0 then
-  redis.call('SET', KEYS[3], ARGV[1], 'PX', ttl)
-  return {mine, 1}
-end
-return {mine, 0}
-"""
-# Our turn? Take the lock. Otherwise, if the holder whose turn it is has shown no sign of life
-# for a whole TTL (it died, or gave up waiting), skip its number.
-_TRY = """
-local ttl = tonumber(ARGV[3])
-local mine = tonumber(ARGV[2])
-local serving = tonumber(redis.call('GET', KEYS[2]) or '0')
-if serving == mine - 1 then
-  if redis.call('EXISTS', KEYS[3]) == 1 then return 0 end
-  redis.call('SET', KEYS[3], ARGV[1], 'PX', ttl)
-  return 1
-end
-if serving < mine - 1 and redis.call('EXISTS', KEYS[3]) == 0 then
+# The fair (ticket) lock, as Lua functions shared by the scripts below and by the conversation
+# gate (bot/dialogue/live_redis.py). KEYS = queue counter, serving counter, holder key, turn
+# start, numbers given up.
+LOCK_LUA = """
+local function now_ms()
   local t = redis.call('TIME')
-  local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-  local turn = tonumber(redis.call('GET', KEYS[4]) or '0')
-  local gone = redis.call('SREM', KEYS[5], serving + 1) == 1
-  if gone or now - turn > ttl then
-    redis.call('SET', KEYS[2], serving + 1, 'PX', 86400000)
-    redis.call('SET', KEYS[4], now, 'PX', 86400000)
+  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+end
+-- Take a number and, if nobody is ahead, the lock itself: mine, got (1 or 0).
+local function take(token, ttl)
+  local mine = redis.call('INCR', KEYS[1])
+  redis.call('PEXPIRE', KEYS[1], 86400000)
+  local serving = tonumber(redis.call('GET', KEYS[2]) or '0')
+  if serving == mine - 1 and redis.call('EXISTS', KEYS[3]) == 0 then
+    redis.call('SET', KEYS[3], token, 'PX', ttl)
+    return mine, 1
+  end
+  return mine, 0
+end
+-- Our turn? Take the lock (1). Otherwise, if the holder whose turn it is has shown no sign of
+-- life for a whole TTL (it died, or gave up waiting), skip its number (0).
+local function try_take(token, mine, ttl)
+  local serving = tonumber(redis.call('GET', KEYS[2]) or '0')
+  if serving == mine - 1 then
+    if redis.call('EXISTS', KEYS[3]) == 1 then return 0 end
+    redis.call('SET', KEYS[3], token, 'PX', ttl)
+    return 1
+  end
+  if serving < mine - 1 and redis.call('EXISTS', KEYS[3]) == 0 then
+    local now = now_ms()
+    local turn = tonumber(redis.call('GET', KEYS[4]) or '0')
+    local gone = redis.call('SREM', KEYS[5], serving + 1) == 1
+    if gone or now - turn > ttl then
+      redis.call('SET', KEYS[2], serving + 1, 'PX', 86400000)
+      redis.call('SET', KEYS[4], now, 'PX', 86400000)
+    end
+  end
+  return 0
+end
+-- Done: free the lock and hand the turn to the next number.
+local function release(token, mine)
+  if redis.call('GET', KEYS[3]) == token then redis.call('DEL', KEYS[3]) end
+  local serving = tonumber(redis.call('GET', KEYS[2]) or '0')
+  if serving == mine - 1 then
+    redis.call('SET', KEYS[2], mine, 'PX', 86400000)
+    redis.call('SET', KEYS[4], now_ms(), 'PX', 86400000)
   end
 end
-return 0
 """
-# Done: free the lock and hand the turn to the next number.
-_RELEASE = """
-if redis.call('GET', KEYS[3]) == ARGV[1] then redis.call('DEL', KEYS[3]) end
-local serving = tonumber(redis.call('GET', KEYS[2]) or '0')
-if serving == tonumber(ARGV[2]) - 1 then
-  local t = redis.call('TIME')
-  redis.call('SET', KEYS[2], ARGV[2], 'PX', 86400000)
-  local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-  redis.call('SET', KEYS[4], now, 'PX', 86400000)
-end
-return 1
+_TAKE = (
+    LOCK_LUA
+    + """
+local mine, got = take(ARGV[1], tonumber(ARGV[2]))
+return {mine, got}
 """
+)
+_TRY = LOCK_LUA + "return try_take(ARGV[1], tonumber(ARGV[3]), tonumber(ARGV[2]))"
+_RELEASE = LOCK_LUA + "release(ARGV[1], tonumber(ARGV[2]))\nreturn 1"
 # A waiter that gives up: hand on the turn if it is ours, else leave word to skip our number.
 _GIVE_UP = """
 local serving = tonumber(redis.call('GET', KEYS[2]) or '0')
@@ -142,26 +153,33 @@ class RedisConversationLock:
 
     @asynccontextmanager
     async def hold(self, conversation_id: str) -> AsyncIterator[None]:
-        keys = [
-            redis_keys.lock_queue(conversation_id),
-            redis_keys.lock_serving(conversation_id),
-            redis_keys.lock(conversation_id),
-            redis_keys.lock_turn(conversation_id),
-            redis_keys.lock_gone(conversation_id),
-        ]
+        keys = lock_keys(conversation_id)
         token = secrets.token_hex(16)
-        mine = await self._acquire(keys, token, conversation_id)
-        renewer = asyncio.create_task(self._keep_alive(keys[2], token))
+        mine, _ = await self.acquire(keys, token, conversation_id)
         try:
-            yield
+            async with self.renewed(keys[2], token):
+                yield
         finally:
-            renewer.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await renewer
             await self._release(keys=keys, args=[token, mine])
 
-    async def _acquire(self, keys: list[str], token: str, conversation_id: str) -> int:
-        mine, got = await self._take(keys=keys, args=[token, self._ttl_ms])
+    async def acquire(
+        self,
+        keys: list[str],
+        token: str,
+        conversation_id: str,
+        *,
+        take: AsyncScript | None = None,
+        try_take: AsyncScript | None = None,
+        args: Sequence[str | int] = (),
+    ) -> tuple[int, list[Any]]:
+        """Wait for our turn: (our number, what the script read once it had the lock).
+
+        `take` and `try_take` may be scripts that do more than the lock's own (LOCK_LUA's
+        take() and try_take() with KEYS[1..5], then their own work with `args` after ours):
+        `take` returns {mine, got, ...}, `try_take` {got, ...}.
+        """
+        taken = await (take or self._take)(keys=keys, args=[token, self._ttl_ms, *args])
+        mine, got, payload = int(taken[0]), taken[1], list(taken[2:])
         deadline = time.monotonic() + self._wait
         delay = 0.002
         while not got:
@@ -170,11 +188,36 @@ class RedisConversationLock:
                 raise LockTimeout(conversation_id)
             await asyncio.sleep(delay)
             delay = min(delay * 2, 0.025)
-            got = await self._try(keys=keys, args=[token, mine, self._ttl_ms])
-        return int(mine)
+            tried = await (try_take or self._try)(
+                keys=keys, args=[token, self._ttl_ms, mine, *args]
+            )
+            got, payload = (tried[0], list(tried[1:])) if isinstance(tried, list) else (tried, [])
+        return mine, payload
+
+    @asynccontextmanager
+    async def renewed(self, key: str, token: str) -> AsyncIterator[None]:
+        """Keep the holder's key alive while the block runs."""
+        renewer = asyncio.create_task(self._keep_alive(key, token))
+        try:
+            yield
+        finally:
+            renewer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await renewer
 
     async def _keep_alive(self, key: str, token: str) -> None:
         while True:
             await asyncio.sleep(self._ttl_ms / 3000)
             if not await self._renew(keys=[key], args=[token, self._ttl_ms]):
                 return  # lost it (expired while we were stalled); nothing left to renew
+
+
+def lock_keys(conversation_id: str) -> list[str]:
+    """KEYS[1..5] of the lock's scripts."""
+    return [
+        redis_keys.lock_queue(conversation_id),
+        redis_keys.lock_serving(conversation_id),
+        redis_keys.lock(conversation_id),
+        redis_keys.lock_turn(conversation_id),
+        redis_keys.lock_gone(conversation_id),
+    ]

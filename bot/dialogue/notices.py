@@ -5,10 +5,9 @@ from __future__ import annotations
 import logging
 
 from bot.dialogue.flows.escalation import position_text, rating_buttons
-from bot.dialogue.lock import ConversationLock
+from bot.dialogue.gate import ConversationGate
 from bot.dialogue.messages import Reply
 from bot.dialogue.outbox import ChannelOutbound
-from bot.dialogue.state import ConversationState, ConversationStore
 from bot.dialogue.templates import Templates
 from crm_store.customers import NewInteraction
 from crm_store.enums import Channel, Direction
@@ -26,14 +25,12 @@ class DialogueNotifier:
         store: CrmStore,
         outbound: ChannelOutbound,
         templates: Templates,
-        states: ConversationStore,
-        locks: ConversationLock,
+        gate: ConversationGate,
     ) -> None:
         self._store = store
         self._outbound = outbound
         self._templates = templates
-        self._states = states
-        self._locks = locks
+        self._gate = gate
 
     async def notify(self, notice: CustomerNotice) -> None:
         if notice.conversation_id is None or ":" not in notice.conversation_id:
@@ -94,9 +91,9 @@ class DialogueNotifier:
         return agent.display_name if agent else "Our team"
 
     async def _await_rating(self, conversation_id: str, ticket_id: int) -> None:
-        async with self._locks.hold(conversation_id):
-            state = await self._states.load(conversation_id) or ConversationState(conversation_id)
+        async with self._gate.enter(conversation_id) as held:
+            state = held.state
             if state.ticket_id == ticket_id:
                 state.ticket_id = None
             state.awaiting_rating_ticket = ticket_id
-            await self._states.save(state)
+            held.keep()

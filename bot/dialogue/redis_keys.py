@@ -1,7 +1,8 @@
 """Every Redis key the dialogue uses, with its TTL and owner (routing keeps its own).
 
 - `fd:conv:{conversation_id}` (string, TTL state_ttl, default 7 days): conversation state, owned
-  by the ConversationStore. Lost = the conversation starts afresh; the contact history stays in
+  by the ConversationStore; a turn reads and saves it through the gate (live_redis.py) together
+  with the lock. Lost = the conversation starts afresh; the contact history stays in
   the database.
 - `fd:lock:{conversation_id}` (string, TTL lock_ttl, renewed while held): the conversation lock,
   owned by its holder's token.

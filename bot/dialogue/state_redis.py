@@ -7,16 +7,20 @@ import redis.asyncio as aioredis
 from bot.dialogue import redis_keys
 from bot.dialogue.state import ConversationState, StateConflict
 
-# KEYS[1] = state key; ARGV = expected revision, new JSON, ttl ms. A missing key (expired or
-# flushed since we loaded it) is saved over: there is nothing newer to lose.
-_SAVE = """
-local current = redis.call('GET', KEYS[1])
-if current and tostring(cjson.decode(current)['revision']) ~= ARGV[1] then
-  return 0
+# Save `json` at `key` if the stored revision is still `expected` (1), else nothing (0). A
+# missing key (expired or flushed since we loaded it) is saved over: there is nothing newer to
+# lose. Shared with the conversation gate (bot/dialogue/live_redis.py).
+SAVE_LUA = """
+local function save_state(key, expected, json, ttl)
+  local current = redis.call('GET', key)
+  if current and tostring(cjson.decode(current)['revision']) ~= expected then
+    return 0
+  end
+  redis.call('SET', key, json, 'PX', ttl)
+  return 1
 end
-redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
-return 1
 """
+_SAVE = SAVE_LUA + "return save_state(KEYS[1], ARGV[1], ARGV[2], ARGV[3])"
 
 
 class RedisConversationStore:

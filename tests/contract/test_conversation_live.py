@@ -1,4 +1,5 @@
-"""Conversation state, lock and outbox: one contract, run on memory and on a real Redis."""
+"""Conversation state, lock, outbox and the gate that takes all three for a turn: one contract,
+run on memory and on a real Redis."""
 
 from __future__ import annotations
 
@@ -10,6 +11,8 @@ from typing import Any
 import pytest
 import redis.asyncio as aioredis
 
+from bot.dialogue.gate import LocalGate
+from bot.dialogue.live_redis import RedisConversationGate
 from bot.dialogue.lock import LockTimeout, MemoryConversationLock, RedisConversationLock
 from bot.dialogue.messages import Reply
 from bot.dialogue.outbox import MemoryOutbox, RedisOutbox
@@ -21,6 +24,8 @@ from bot.dialogue.state_redis import RedisConversationStore
 class Live:
     states: Any
     outbox: Any
+    gate: Any
+    gate_lock: Any  # the lock the gate takes
     lock_factory: Any  # (wait_seconds, ttl_seconds) -> lock
     client: aioredis.Redis | None
 
@@ -28,8 +33,10 @@ class Live:
 @pytest.fixture
 def memory_live() -> Live:
     return Live(
-        MemoryConversationStore(),
-        MemoryOutbox(),
+        states := MemoryConversationStore(),
+        outbox := MemoryOutbox(),
+        LocalGate(lock := MemoryConversationLock(wait_seconds=2.0), states, outbox),
+        lock,
         lambda wait, ttl: MemoryConversationLock(wait_seconds=wait),
         None,
     )
@@ -42,6 +49,8 @@ async def redis_live(redis_url: str) -> AsyncIterator[Live]:
         yield Live(
             RedisConversationStore(client),
             RedisOutbox(client),
+            RedisConversationGate(client, lock := RedisConversationLock(client), 60.0),
+            lock,
             lambda wait, ttl: RedisConversationLock(client, ttl_seconds=ttl, wait_seconds=wait),
             client,
         )
@@ -83,6 +92,55 @@ async def test_the_outbox_drains_in_order_and_takes_back_what_was_not_delivered(
     await live.outbox.push("rest:ida", [Reply("three")])  # came while the turn ran
     await live.outbox.put_back("rest:ida", drained)
     assert [r.text for r in await live.outbox.drain("rest:ida")] == ["one", "two", "three"]
+
+
+async def test_the_gate_loads_under_the_lock_and_saves_only_what_the_turn_kept(
+    live: Live,
+) -> None:
+    await live.outbox.push("rest:ola", [Reply("from an agent")])
+    async with live.gate.enter("rest:ola", drain=True) as held:
+        assert held.state.revision == 0 and held.state.flow is None  # a fresh conversation
+        assert [r.text for r in held.waiting] == ["from an agent"]
+        held.state.flow = "book"
+        held.keep()
+    assert held.state.revision == 1
+    saved = await live.states.load("rest:ola")
+    assert saved.flow == "book" and saved.revision == 1
+    assert await live.outbox.drain("rest:ola") == []  # taken by the turn
+    await live.outbox.push("rest:ola", [Reply("later")])
+    with pytest.raises(RuntimeError):
+        async with live.gate.enter("rest:ola") as held:  # no drain: the outbox stays
+            assert held.state.flow == "book" and held.waiting == []
+            held.state.flow = "cancel"
+            held.keep()
+            raise RuntimeError("the turn failed")
+    assert (await live.states.load("rest:ola")).flow == "book"  # a failed turn saves nothing
+    with pytest.raises(StateConflict):
+        async with live.gate.enter("rest:ola") as held:  # and the lock was released
+            stale = await live.states.load("rest:ola")
+            await live.states.save(stale)  # someone saved behind the lock's back
+            held.keep()
+    assert [r.text for r in await live.outbox.drain("rest:ola")] == ["later"]
+
+
+async def test_the_gate_and_the_lock_are_one_lock(live: Live) -> None:
+    lock = live.gate_lock
+    order: list[str] = []
+
+    async def turn() -> None:
+        async with live.gate.enter("tg:7") as held:
+            order.append("gate in")
+            await asyncio.sleep(0.1)
+            held.keep()
+            order.append("gate out")
+
+    async def notice() -> None:
+        await asyncio.sleep(0.02)
+        async with lock.hold("tg:7"):
+            order.append("lock")
+
+    await asyncio.gather(turn(), notice())
+    assert order == ["gate in", "gate out", "lock"]
 
 
 async def test_the_lock_runs_one_holder_at_a_time_in_arrival_order(live: Live) -> None:
