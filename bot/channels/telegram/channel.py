@@ -141,11 +141,11 @@ class TelegramChannel:
     @asynccontextmanager
     async def _started(self, application: App, host: ChannelHost) -> AsyncIterator[None]:
         settings = self._settings
-        claims, callbacks = live_state(host.redis, self.bot_id)
+        claims, callbacks, slots = live_state(host.redis, self.bot_id)
         sender = TelegramSender(
             application.bot,
             host.store,
-            Pacer(settings.per_chat_interval, settings.global_rate),
+            Pacer(settings.per_chat_interval, settings.global_rate, shared=slots),
             callbacks,
             max_retries=settings.max_retries,
             max_retry_wait=settings.max_retry_wait,

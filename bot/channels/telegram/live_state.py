@@ -5,6 +5,8 @@
 - `CallbackStore`: button payloads over Telegram's 64 bytes of callback data travel as a short
   key ("#<digest>", render.callback_data); the payload is kept here, so a tap on any process
   finds it.
+- `SendSlots`: the bot's overall send rate (about 30 messages a second per bot) is one budget
+  whichever process sends: each send reserves the next free slot, 1/rate after the last one.
 
 Each has an adapter for one process (bounded tables in memory: the oldest entries go first)
 and one in Redis (keys and TTLs in redis_keys.py), chosen by `live_state` when Redis is
@@ -14,8 +16,9 @@ configured. A key that is no longer known is reported as expired, never guessed.
 from __future__ import annotations
 
 import secrets
+import time
 from collections import OrderedDict
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Protocol
 
 import redis.asyncio as aioredis
@@ -150,8 +153,60 @@ class RedisCallbacks:
         return keys.button(self._bot, data.removeprefix(KEY_MARK))
 
 
-def live_state(redis: aioredis.Redis | None, bot_id: str) -> tuple[UpdateClaims, CallbackStore]:
-    """Redis when the host has it (every process shares), else this process's memory."""
+class SendSlots(Protocol):
+    async def reserve(self, gap: float) -> float:
+        """Reserve the next send slot, `gap` seconds after the last one reserved: the seconds
+        to wait for it (0 if it is now)."""
+        ...
+
+
+class MemorySendSlots:
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self._clock = clock
+        self._next = 0.0
+
+    async def reserve(self, gap: float) -> float:
+        now = self._clock()
+        slot = max(now, self._next)
+        self._next = slot + gap  # reserved before anyone awaits: never shared
+        return slot - now
+
+
+# KEYS[1] the next free slot (ms on Redis's clock); ARGV[1] the gap in microseconds. Returns
+# the wait in microseconds.
+_RESERVE = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+local slot = math.max(now, tonumber(redis.call('GET', KEYS[1]) or '0'))
+redis.call('SET', KEYS[1], string.format('%d', slot + tonumber(ARGV[1])), 'PX', 60000)
+return slot - now
+"""
+
+
+class RedisSendSlots:
+    """One schedule for every process of the bot, on Redis's clock."""
+
+    def __init__(self, client: aioredis.Redis, bot_id: str) -> None:
+        self._key = keys.pace(bot_id)
+        self._reserve = client.register_script(_RESERVE)
+
+    async def reserve(self, gap: float) -> float:
+        try:
+            wait = await self._reserve(keys=[self._key], args=[int(gap * 1_000_000)])
+        except (RedisError, OSError) as exc:
+            raise TelegramStateUnavailable(f"send slots: {exc}") from exc
+        return int(wait) / 1_000_000
+
+
+def live_state(
+    redis: aioredis.Redis | None, bot_id: str
+) -> tuple[UpdateClaims, CallbackStore, SendSlots | None]:
+    """Redis when the host has it (every process shares), else this process's memory (the
+    pacer's own send slots: None)."""
     if redis is None:
-        return MemoryUpdateClaims(), MemoryCallbacks()
-    return RedisUpdateClaims(redis, bot_id), RedisCallbacks(redis, bot_id)
+        return MemoryUpdateClaims(), MemoryCallbacks(), None
+    return (
+        RedisUpdateClaims(redis, bot_id),
+        RedisCallbacks(redis, bot_id),
+        RedisSendSlots(redis, bot_id),
+    )

@@ -13,6 +13,9 @@ and button keys are per bot, so two bots sharing one Redis never meet.
   same payload is sent again): a button payload over Telegram's 64 bytes of callback data, sent
   as "#<digest>" (RedisCallbacks). Lost = a tap on that button is answered "this button has
   expired" and the customer types or asks again.
+- `fd:tg:<bot>:pace` (string, TTL 60 s): the next free send slot of the bot, in microseconds on
+  Redis's clock (RedisSendSlots): the global rate is shared by every process. Lost = one burst
+  of at most one slot per process, then the schedule is rebuilt.
 """
 
 from __future__ import annotations
@@ -28,3 +31,7 @@ def update(bot_id: str, update_id: int) -> str:
 
 def button(bot_id: str, digest: str) -> str:
     return f"{PREFIX}{bot_id}:button:{digest}"
+
+
+def pace(bot_id: str) -> str:
+    return f"{PREFIX}{bot_id}:pace"

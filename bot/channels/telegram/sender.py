@@ -21,7 +21,12 @@ from telegram import Bot
 from telegram.error import Forbidden, RetryAfter, TelegramError
 from telegram.warnings import PTBDeprecationWarning
 
-from bot.channels.telegram.live_state import CallbackStore, TelegramStateUnavailable
+from bot.channels.telegram.live_state import (
+    CallbackStore,
+    MemorySendSlots,
+    SendSlots,
+    TelegramStateUnavailable,
+)
 from bot.channels.telegram.render import PARSE_MODE, Outgoing, long_payloads, render_all
 from bot.dialogue.messages import Reply
 from crm_store.enums import Channel
@@ -35,7 +40,8 @@ Sleep = Callable[[float], Awaitable[None]]
 
 class Pacer:
     """Send slots: one chat's messages go one at a time, each `per_chat_interval` seconds after
-    the previous one was answered; over all chats, slots are 1/`global_rate` seconds apart.
+    the previous one was answered; over all chats, slots are 1/`global_rate` seconds apart, on
+    one schedule for every process when `shared` slots (Redis) are given, else this process's.
 
     Counting a chat's interval from the previous answer (not the previous request) keeps the
     gap at Telegram's end at least the interval, whatever the network's jitter.
@@ -48,12 +54,14 @@ class Pacer:
         *,
         clock: Callable[[], float] = time.monotonic,
         sleep: Sleep = asyncio.sleep,
+        shared: SendSlots | None = None,
     ) -> None:
         self._chat_gap = per_chat_interval
         self._global_gap = 1.0 / global_rate
         self._clock = clock
         self._sleep = sleep
-        self._next_global = 0.0
+        self._own = MemorySendSlots(clock)
+        self._shared = shared
         self._next_chat: dict[int, float] = {}
         self._locks: dict[int, asyncio.Lock] = {}
         self._waiting: dict[int, int] = {}
@@ -93,11 +101,16 @@ class Pacer:
         self._next_chat[chat_id] = max(self._next_chat.get(chat_id, 0.0), until)
 
     async def _global_slot(self) -> None:
-        now = self._clock()
-        slot = max(now, self._next_global)
-        self._next_global = slot + self._global_gap  # reserved before awaiting: never shared
-        if slot > now:
-            await self._sleep(slot - now)
+        wait = None
+        if self._shared is not None:
+            try:
+                wait = await self._shared.reserve(self._global_gap)
+            except TelegramStateUnavailable as exc:  # pace this process alone meanwhile
+                log.warning("telegram: shared send rate unavailable: %s", exc)
+        if wait is None:
+            wait = await self._own.reserve(self._global_gap)
+        if wait > 0:
+            await self._sleep(wait)
 
 
 def quiet_retry_after_deprecation() -> None:
