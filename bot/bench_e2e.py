@@ -15,6 +15,12 @@ Redis: a database of its own (default redis://127.0.0.1:6379/13), which must be 
 start and is flushed at the end. The load (bot/bench_load.py) comes from one more process, over
 keep-alive connections, with the same mix and concurrency for every row, the echo included; it
 shares the machine's cores with the servers, and the output says how many there are.
+
+Each row is driven twice: saturated (a closed loop: each conversation writes again as soon as it
+is answered) and paced (half the saturated rate on a fixed schedule, latency from each message's
+slot: the latency at that load). JSON: the headline keys (`msgs_per_s`, `p50_ms`, `p99_ms`,
+`echo_msgs_per_s`, `ratio`: PostgreSQL + Redis, two processes, saturated), `paced` and
+`targets_met`, and every row under `setups`.
 """
 
 from __future__ import annotations
