@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Integer, cast, func, or_, select
+from sqlalchemy import Integer, cast, func, insert, or_, select
 
 from crm_store import models as m
 from crm_store.clock import Clock
@@ -25,6 +25,9 @@ class KnowledgeGap:
     unhelpful: int
 
 
+_NEW_QUESTION = insert(m.KnowledgeQuestion).returning(m.KnowledgeQuestion.id)
+
+
 class KnowledgeLog:
     def __init__(self, database: Database, clock: Clock) -> None:
         self._db = database
@@ -38,18 +41,17 @@ class KnowledgeLog:
         confidence: float,
         sure: bool,
     ) -> int:
-        row = m.KnowledgeQuestion(
-            customer_id=customer_id,
-            question=clean_text("question", question, TEXT_MAX),
-            article_slug=article_slug,
-            confidence=float(confidence),
-            sure=sure,
-            asked_at=self._clock(),
-        )
-        async with self._db.transaction() as session:
-            session.add(row)
-            await session.flush()
-            return row.id
+        values = {
+            "customer_id": customer_id,
+            "question": clean_text("question", question, TEXT_MAX),
+            "article_slug": article_slug,
+            "confidence": float(confidence),
+            "sure": sure,
+            "asked_at": self._clock(),
+        }
+        async with self._db.statement() as connection:  # one statement: no BEGIN/COMMIT trips
+            new_id: int = (await connection.execute(_NEW_QUESTION, values)).scalar_one()
+        return new_id
 
     async def record_helpful(self, entry_id: int, customer_id: int | None, helpful: bool) -> bool:
         """Store the answer to "Was this helpful?"; only the customer who asked may give it."""
