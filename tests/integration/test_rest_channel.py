@@ -11,9 +11,11 @@ from pydantic import SecretStr
 
 from bot.channels.identity import sign
 from bot.channels.rest import PATH, RestChannel
+from bot.demo_seed import DemoSeeder
 from bot.dialogue.messages import Reply
 from bot.dialogue_setup import open_dialogue
 from crm_store.enums import Channel, Direction
+from crm_store.errors import StoreUnavailable
 from crm_store.store import CrmStore
 from tests.dialogue_support import RuleInterpreter, demo_settings
 
@@ -157,3 +159,67 @@ async def test_a_turn_that_loses_the_race_keeps_the_outbox_for_the_next(
             assert [reply["text"] for reply in lost] == ["theirs"]
             after = await say(client, "racer", "hello", message_id="race-2")
             assert after[0]["text"] == "An agent wrote back"
+
+
+async def test_a_crash_after_the_booking_but_before_the_turn_commits_books_once(
+    store: CrmStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The booking commits, then the turn cannot (the process dies, the database goes away):
+    the client retries the same message id, the flow runs again, and the customer still has
+    one appointment and hears that it is booked."""
+    settings = demo_settings("sqlite+aiosqlite://")
+    await DemoSeeder(settings, store).run(1)
+    async with open_dialogue(settings, RuleInterpreter(), store=store, clock=store.clock) as bot:
+        app = web.Application()
+        app.add_routes(RestChannel(bot.engine.handle, SecretStr(SECRET), store.clock).routes())
+        async with TestClient(TestServer(app)) as client:
+            await say(client, "crash-2", BOOK, message_id="c1")
+            await say(client, "crash-2", '/choose_slot{"option": 1}', message_id="c2")
+            asked = await say(client, "crash-2", "Robin Example", message_id="c3")
+            assert "Shall I book" in asked[0]["text"], asked
+            real_close = store.turns.close
+
+            async def crash_once(*args: object, **kwargs: object) -> None:
+                monkeypatch.setattr(store.turns, "close", real_close)
+                raise StoreUnavailable("the turn's commit never happened")
+
+            monkeypatch.setattr(store.turns, "close", crash_once)
+            response = await client.post(
+                PATH,
+                json={"sender": "crash-2", "message": "/affirm", "metadata": {"message_id": "c4"}},
+            )
+            assert response.status == 503
+            done = await say(client, "crash-2", "/affirm", message_id="c4")
+            assert "is booked" in done[0]["text"], done
+            customer = await store.customers.find_by_identity(Channel.REST, "crash-2")
+            assert customer is not None
+            assert len(await store.appointments.upcoming(customer.id)) == 1
+
+
+async def test_a_crash_after_the_ticket_but_before_the_turn_commits_opens_one_ticket(
+    store: CrmStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The ticket is queued, then the turn cannot commit: the retry takes up that ticket
+    instead of queueing the customer a second time."""
+    settings = demo_settings("sqlite+aiosqlite://")
+    async with open_dialogue(settings, RuleInterpreter(), store=store, clock=store.clock) as bot:
+        app = web.Application()
+        app.add_routes(RestChannel(bot.engine.handle, SecretStr(SECRET), store.clock).routes())
+        async with TestClient(TestServer(app)) as client:
+            real_close = store.turns.close
+
+            async def crash_once(*args: object, **kwargs: object) -> None:
+                monkeypatch.setattr(store.turns, "close", real_close)
+                raise StoreUnavailable("the turn's commit never happened")
+
+            monkeypatch.setattr(store.turns, "close", crash_once)
+            body = {
+                "sender": "crash-3",
+                "message": "/request_human",
+                "metadata": {"message_id": "h1"},
+            }
+            assert (await client.post(PATH, json=body)).status == 503
+            again = await say(client, "crash-3", "/request_human", message_id="h1")
+            tickets = await bot.routing.store.tickets(conversation_id="rest:crash-3")
+            assert len(tickets) == 1
+            assert f"request number is {tickets[0].id}." in again[0]["text"], again

@@ -67,6 +67,15 @@ class EscalationFlow:
             await self._status(turn)
             return
         routing = turn.services.routing
+        waiting = await routing.open_ticket_of(turn.message.conversation_id)
+        if waiting is not None:
+            # The conversation has an open ticket its state forgot: the turn that opened it did
+            # not commit (a crash; this is its retry) or the live state was lost. Take it up
+            # again rather than queue the customer twice.
+            turn.state.end_flow()
+            turn.state.ticket_id = waiting.id
+            turn.say("handoff_opened", ticket=waiting.id)
+            return
         queue = QUEUE_OF_INTENT.get(turn.intent) or QUEUE_OF_FLOW.get(turn.state.flow or "")
         queue = queue or QUEUE_OF_INTENT.get(turn.state.last_intent or "", "general")
         summary = self._summary(turn)
