@@ -104,6 +104,9 @@ class DialogueEngine:
             log.warning("message %s of %s was handled twice", message.message_id, cid)
             held.waiting.extend(pushed)  # not delivered: back to the outbox for the next turn
             return [Reply.from_json(item) for item in exc.replies]
+        except BaseException:
+            held.waiting.extend(pushed)
+            raise
         held.waiting = []  # delivered with this turn's replies
         held.keep()
         return replies

@@ -222,4 +222,6 @@ async def test_a_crash_after_the_ticket_but_before_the_turn_commits_opens_one_ti
             again = await say(client, "crash-3", "/request_human", message_id="h1")
             tickets = await bot.routing.store.tickets(conversation_id="rest:crash-3")
             assert len(tickets) == 1
-            assert f"request number is {tickets[0].id}." in again[0]["text"], again
+            said = " ".join(reply["text"] for reply in again)
+            assert f"request number is {tickets[0].id}." in said, again
+            assert "number 1 in the queue" in said  # the failed turn's queue notice, kept
