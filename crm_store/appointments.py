@@ -45,10 +45,7 @@ class AppointmentBook:
     async def book(
         self, customer_id: int, service_key: str, resource_key: str, start_at: datetime
     ) -> AppointmentRecord:
-        """Book a slot; raises SlotTaken if the resource has an overlapping booked appointment.
-
-        The same customer booking the same service at the same time again gets that booking
-        (a confirmation retried after a crash, or tapped twice, books once)."""
+        """Book a slot; raises SlotTaken if the resource has an overlapping booked appointment."""
         check_aware("start_at", start_at)
         now = self._clock()
         try:
@@ -62,17 +59,6 @@ class AppointmentBook:
                     )
                 if await session.get(m.Customer, customer_id) is None:
                     raise NotFound("customer", customer_id)
-                same = await session.scalar(
-                    select(m.Appointment).where(
-                        m.Appointment.resource_id == resource.id,
-                        m.Appointment.start_at == start_at,
-                        m.Appointment.customer_id == customer_id,
-                        m.Appointment.service_id == service.id,
-                        m.Appointment.status == AppointmentStatus.BOOKED,
-                    )
-                )
-                if same is not None:  # booked already (a retried confirmation): that booking
-                    return mapping.appointment(same, service.name, resource.name)
                 row = m.Appointment(
                     customer_id=customer_id,
                     service_id=service.id,

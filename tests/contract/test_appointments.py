@@ -77,23 +77,6 @@ async def test_overlap_rules(store: CrmStore, customers: list[int]) -> None:
     assert again.status is AppointmentStatus.BOOKED
 
 
-async def test_booking_the_same_slot_again_is_the_same_booking(
-    store: CrmStore, customers: list[int]
-) -> None:
-    """A repeated confirmation (a retry after a crash, a double tap) books once."""
-    a, b = customers[:2]
-    first = await store.appointments.book(a, "cleaning", "dr-novak", SLOT)
-    again = await store.appointments.book(a, "cleaning", "dr-novak", SLOT)
-    assert again == first
-    with pytest.raises(SlotTaken):  # anyone else, or anything else, still finds it taken
-        await store.appointments.book(b, "cleaning", "dr-novak", SLOT)
-    with pytest.raises(SlotTaken):
-        await store.appointments.book(a, "checkup", "dr-novak", SLOT)
-    assert await store.appointments.busy("dr-novak", SLOT, SLOT + timedelta(hours=1)) == [
-        (SLOT, SLOT + timedelta(minutes=45))
-    ]
-
-
 async def test_reschedule_moves_or_refuses_without_losing_the_booking(
     store: CrmStore, customers: list[int]
 ) -> None:

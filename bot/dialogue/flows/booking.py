@@ -12,6 +12,7 @@ from bot.dialogue.messages import Button
 from bot.dialogue.turn import Turn
 from bot.dialogue.when import Requested, requested_time, time_entity
 from crm_store.errors import InvalidInput, SlotTaken
+from crm_store.records import AppointmentRecord
 
 CHOOSE = "choose_slot"
 
@@ -213,17 +214,29 @@ class BookingFlow:
                 turn.customer.id, slots["service"], pending["resource"], start
             )
         except SlotTaken:
-            slots.pop("pending")
-            slots["requested"] = Requested(at=start).to_json()
-            turn.say("book_slot_gone")
-            self._offer(turn, await self._search(turn))
-            return
+            mine = await self._held_already(turn, start)
+            if mine is None:
+                slots.pop("pending")
+                slots["requested"] = Requested(at=start).to_json()
+                turn.say("book_slot_gone")
+                self._offer(turn, await self._search(turn))
+                return
+            booked = mine
         turn.state.end_flow()
         turn.say(
             "book_done",
             service=booked.service_name.lower(),
             practitioner=booked.resource_name,
             when=local_label(turn, booked.start_at),
+        )
+
+    async def _held_already(self, turn: Turn, start: datetime) -> AppointmentRecord | None:
+        """The customer's own booking of this service at this time, if the slot is taken by it:
+        the confirmation was handled before (its turn did not commit, and this is the retry)."""
+        service = self._service_name(turn)
+        upcoming = await turn.services.store.appointments.upcoming(turn.customer.id)
+        return next(
+            (a for a in upcoming if a.start_at == start and a.service_name == service), None
         )
 
     @staticmethod
