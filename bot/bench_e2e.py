@@ -121,14 +121,48 @@ def tail(log: Path) -> str:
 
 def cpu_seconds(pids: list[int]) -> float:
     """CPU time (user + system) the processes have used so far (Linux /proc; else 0)."""
-    total = 0
+    total = 0.0
     for pid in pids:
-        try:
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
+        used = _cpu_of(Path(f"/proc/{pid}/stat"))
+        if used is None:
             return 0.0
-        total += int(fields[11]) + int(fields[12])  # utime, stime
-    return total / os.sysconf("SC_CLK_TCK")
+        total += used
+    return total
+
+
+def _cpu_of(stat: Path) -> float | None:
+    try:
+        fields = stat.read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime, stime
+
+
+STORES = ("postgres", "redis-server")
+
+
+def store_cpu() -> dict[int, float]:
+    """CPU seconds so far of every PostgreSQL and Redis process on this machine, by pid.
+
+    The database and cache run on the same cores as the servers, so their share of each
+    message shows how much of the machine is left for Frontdesk itself.
+    """
+    used: dict[int, float] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            name = stat.read_text().split("(", 1)[1].split(")", 1)[0]
+        except (OSError, IndexError):
+            continue
+        if name in STORES or name.startswith("postgres:"):
+            seconds = _cpu_of(stat)
+            if seconds is not None:
+                used[int(stat.parent.name)] = seconds
+    return used
+
+
+def store_cpu_since(before: dict[int, float]) -> float:
+    """Seconds of store CPU since `before` (a process that ended since is not counted)."""
+    return sum(seconds - before.get(pid, 0.0) for pid, seconds in store_cpu().items())
 
 
 async def load_twice(spec: dict[str, Any], servers: list[int]) -> dict[str, Any]:
@@ -150,7 +184,7 @@ async def load_twice(spec: dict[str, Any], servers: list[int]) -> dict[str, Any]
 
 async def generate_load(spec: dict[str, Any], servers: list[int]) -> dict[str, Any]:
     """The load process's result, plus the servers' CPU milliseconds per message."""
-    before = cpu_seconds(servers)
+    before, stores = cpu_seconds(servers), store_cpu()
     child = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "bot.bench_load", "load",
         stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
@@ -162,6 +196,7 @@ async def generate_load(spec: dict[str, Any], servers: list[int]) -> dict[str, A
     result: dict[str, Any] = json.loads(out)
     sent = spec["messages"] + spec["warmup"]
     result["server_cpu_ms_per_msg"] = round((cpu_seconds(servers) - before) * 1000 / sent, 2)
+    result["store_cpu_ms_per_msg"] = round(store_cpu_since(stores) * 1000 / sent, 2)
     return result
 
 
@@ -348,7 +383,7 @@ def table(result: dict[str, Any]) -> str:
         f"{'':<20} {'saturated':^35} {'paced at half':^22}",
         f"{'set-up':<20} {'msgs/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'x echo':>7}"
         f" {'msgs/s':>6} {'p50 ms':>7} {'p99 ms':>7}"
-        f" {'CPU ms/msg: servers':>19} {'load':>5} {'errors':>6}",
+        f" {'CPU ms/msg: servers':>19} {'load':>5} {'PG+Redis':>9} {'errors':>6}",
     ]
     for name, row in result["setups"].items():
         paced = row["paced"]
@@ -356,7 +391,8 @@ def table(result: dict[str, Any]) -> str:
             f"{name:<20} {row['msgs_per_s']:>9.1f} {row['p50_ms']:>8.2f} {row['p99_ms']:>8.2f}"
             f" {row['ratio']:>7.3f} {paced['msgs_per_s']:>6.0f} {paced['p50_ms']:>7.2f}"
             f" {paced['p99_ms']:>7.2f} {row['server_cpu_ms_per_msg']:>19.2f}"
-            f" {row['load_cpu_ms_per_msg']:>5.2f} {row['errors'] + paced['errors']:>6}"
+            f" {row['load_cpu_ms_per_msg']:>5.2f} {row['store_cpu_ms_per_msg']:>9.2f}"
+            f" {row['errors'] + paced['errors']:>6}"
         )
     for name, row in result["setups"].items():
         if row["errors"]:
@@ -367,6 +403,7 @@ def table(result: dict[str, Any]) -> str:
         f" saturated rate offered on a fixed schedule ({result['messages'] // 2} messages),"
         f" latency counted from each message's slot. The load generator is one more process on"
         f" the same {result['cpu_cores']} cores (load average {result['load_average_1m_at_end']}"
-        f" at the end)."
+        f" at the end), and so are PostgreSQL and Redis: CPU ms/msg is each one's share of the"
+        f" saturated run."
     )
     return "\n".join(lines)

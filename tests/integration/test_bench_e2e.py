@@ -11,17 +11,21 @@ import asyncio
 import json
 import time
 
+import asyncpg
 import pytest
 from pydantic import SecretStr
 
-from bot.bench_e2e import ECHO, SQLITE
+from bot.bench_e2e import ECHO, SQLITE, store_cpu, store_cpu_since
 from bot.bench_load import Spec, Tally, body, conversation
 from bot.channels.identity import verified_user_id
 from bot.cli import main
 from tests.conftest import ROOT
 
 HEADLINE = ("msgs_per_s", "p50_ms", "p99_ms", "echo_msgs_per_s", "ratio")
-ROW = ("msgs_per_s", "p50_ms", "p99_ms", "ratio", "server_cpu_ms_per_msg", "load_cpu_ms_per_msg")
+ROW = (
+    "msgs_per_s", "p50_ms", "p99_ms", "ratio",
+    "server_cpu_ms_per_msg", "load_cpu_ms_per_msg", "store_cpu_ms_per_msg",
+)  # fmt: skip
 
 
 def test_the_mix_covers_every_kind_and_signs_listing_customers() -> None:
@@ -90,3 +94,19 @@ def test_an_unknown_setup_is_refused_before_anything_starts(
     config = str(ROOT / "config.yml")
     assert main(["--config", config, "bench", "e2e", "--setups", "sqlite,mysql"], environ={}) == 2
     assert "unknown set-ups ['mysql']" in capsys.readouterr().err
+
+
+async def test_store_cpu_counts_the_database_work_the_run_caused(postgres_url: str) -> None:
+    """The PG+Redis column: a query that burns CPU in PostgreSQL shows up in it."""
+    dsn = postgres_url.replace("postgresql+asyncpg", "postgresql")
+    found = store_cpu()
+    assert found and all(seconds >= 0 for seconds in found.values())
+    connection = await asyncpg.connect(dsn)
+    try:
+        before = store_cpu()
+        await connection.fetchval("select count(*) from generate_series(1, 4000000)")
+        burnt = store_cpu_since(before)
+    finally:
+        await connection.close()
+    assert burnt >= 0.05
+    assert store_cpu_since(store_cpu()) < burnt
