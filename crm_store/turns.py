@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import timedelta
+from functools import cache
 from typing import Any
 
 from sqlalchemy import (
@@ -19,7 +20,9 @@ from sqlalchemy import (
     JSON,
     Boolean,
     Integer,
+    Select,
     String,
+    Table,
     Text,
     and_,
     bindparam,
@@ -31,6 +34,7 @@ from sqlalchemy import (
     text,
 )
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.sql.schema import ScalarElementColumnDefault
 
 from crm_store import mapping
 from crm_store import models as m
@@ -116,6 +120,43 @@ _CLOSE_PG = text(
     bindparam("occurred_ats", type_=ARRAY(UtcDateTime)),
 )
 _NEW_CUSTOMER = insert(_CUSTOMERS).returning(*_CUSTOMERS.c)
+
+
+def _defaults(table: Table) -> dict[str, Any]:
+    """The columns' Python-side defaults, which SQLAlchemy does not apply inside a CTE."""
+    return {
+        column.name: column.default.arg
+        for column in table.c
+        if isinstance(column.default, ScalarElementColumnDefault)
+    }
+
+
+_IDENTITY_DEFAULTS = {f"identity_{name}": value for name, value in _defaults(_IDENTITIES).items()}
+
+
+@cache
+def _new_lead_pg(columns: tuple[str, ...]) -> Select[Any]:
+    """PostgreSQL: the lead and the identity it holds in one statement, which a racing
+    message's identity fails as a whole; compiled once per set of profile columns."""
+    lead = (
+        insert(_CUSTOMERS)
+        .values({column: bindparam(column, type_=_CUSTOMERS.c[column].type) for column in columns})
+        .returning(*_CUSTOMERS.c)
+        .cte("lead")
+    )
+    given = {"channel": None, "external_id": None, "created_at": None}
+    given |= {key.removeprefix("identity_"): None for key in _IDENTITY_DEFAULTS}
+    holds = insert(_IDENTITIES).from_select(
+        ["customer_id", *given],
+        select(
+            lead.c.id,
+            *(bindparam(f"identity_{name}", type_=_IDENTITIES.c[name].type) for name in given),
+        ),
+        include_defaults=False,
+    )
+    return select(lead).add_cte(holds.cte("holds"))
+
+
 _HANDLED_KEYS = ("channel", "message_id", "replies", "state", "handled_at")
 
 
@@ -294,6 +335,13 @@ class TurnRecord:
         }
         identity = {"channel": channel, "external_id": external_id, "created_at": now}
         try:
+            if self._db.dialect == "postgresql":
+                values = _defaults(_CUSTOMERS) | values
+                statement = _new_lead_pg(tuple(sorted(values)))
+                params = values | _IDENTITY_DEFAULTS
+                params |= {f"identity_{key}": value for key, value in identity.items()}
+                async with self._db.statement() as connection:
+                    return mapping.customer((await connection.execute(statement, params)).one())
             async with self._db.begin() as connection:
                 row = (await connection.execute(_NEW_CUSTOMER, values)).one()
                 await connection.execute(insert(_IDENTITIES), {**identity, "customer_id": row.id})

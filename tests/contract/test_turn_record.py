@@ -51,6 +51,24 @@ async def test_an_unknown_sender_becomes_one_lead_and_is_found_again(store: CrmS
     assert await count(store, m.Customer) == 1
 
 
+async def test_racing_first_messages_of_one_contact_make_one_lead(store: CrmStore) -> None:
+    """The losers of the race find the winner's lead and leave no customer of their own."""
+    openings = await asyncio.gather(
+        *(
+            store.turns.open(
+                Channel.REST, "sam", customer_id=None, message_id=None, lead_name="New contact"
+            )
+            for _ in range(6)
+        )
+    )
+    assert len({opening.customer.id for opening in openings}) == 1
+    assert sum(opening.created for opening in openings) == 1
+    assert await count(store, m.Customer) == 1
+    assert await count(store, m.Identity) == 1
+    lead = openings[0].customer
+    assert (lead.language, lead.tier.value, lead.lifetime_value) == ("en", "lead", 0)
+
+
 async def test_a_verified_identity_is_reported_verified(store: CrmStore) -> None:
     anna = await store.customers.create(
         NewCustomer(full_name="Anna Berg"), [(Channel.REST, "anna")], verified=True
