@@ -196,6 +196,36 @@ async def test_a_crash_after_the_booking_but_before_the_turn_commits_books_once(
             assert len(await store.appointments.upcoming(customer.id)) == 1
 
 
+async def test_a_crash_after_the_cancellation_but_before_the_turn_commits_says_cancelled(
+    store: CrmStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The cancellation commits, the turn does not: the retry confirms it rather than saying
+    the appointment can no longer be changed."""
+    settings = demo_settings("sqlite+aiosqlite://")
+    await DemoSeeder(settings, store).run(1)
+    signed = {"identity": {"user_id": "anna", "hash": sign("anna", SECRET)}}
+    async with open_dialogue(settings, RuleInterpreter(), store=store, clock=store.clock) as bot:
+        app = web.Application()
+        app.add_routes(RestChannel(bot.engine.handle, SecretStr(SECRET), store.clock).routes())
+        async with TestClient(TestServer(app)) as client:
+            asked = await say(client, "anna", "/cancel_appointment", message_id="x1", **signed)
+            assert "Cancel your Dental cleaning" in asked[0]["text"], asked
+            real_close = store.turns.close
+
+            async def crash_once(*args: object, **kwargs: object) -> None:
+                monkeypatch.setattr(store.turns, "close", real_close)
+                raise StoreUnavailable("the turn's commit never happened")
+
+            monkeypatch.setattr(store.turns, "close", crash_once)
+            body = {"sender": "anna", "message": "/affirm", "metadata": {"message_id": "x2"}}
+            body["metadata"] |= signed
+            assert (await client.post(PATH, json=body)).status == 503
+            done = await say(client, "anna", "/affirm", message_id="x2", **signed)
+            assert "is cancelled" in done[0]["text"], done
+            anna = await store.customers.find_by_identity(Channel.WEB, "anna")
+            assert anna is not None and await store.appointments.upcoming(anna.id) == []
+
+
 async def test_a_crash_after_the_ticket_but_before_the_turn_commits_opens_one_ticket(
     store: CrmStore, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -17,6 +17,7 @@ from bot.dialogue.flows.booking import (
 from bot.dialogue.messages import Button
 from bot.dialogue.turn import Turn
 from bot.dialogue.when import Requested, requested_time, time_entity
+from crm_store.enums import AppointmentStatus
 from crm_store.errors import InvalidTransition, NotFound, SlotTaken
 from crm_store.records import AppointmentRecord
 
@@ -133,9 +134,23 @@ class CancelFlow(_OwnAppointments):
                 raise NotFound("appointment", appointment_id)
             cancelled = await turn.services.store.appointments.cancel(appointment_id)
         except (NotFound, InvalidTransition):
-            turn.say("cancel_gone")
-            return
+            done = await self._cancelled_already(turn, appointment_id)
+            if done is None:
+                turn.say("cancel_gone")
+                return
+            cancelled = done
         turn.say("cancel_done", appointment=self._describe(turn, cancelled))
+
+    @staticmethod
+    async def _cancelled_already(turn: Turn, appointment_id: int) -> AppointmentRecord | None:
+        """The customer's appointment if it is cancelled already: by this very confirmation,
+        whose turn did not commit (this is the retry), or by the desk in the meantime."""
+        try:
+            found = await turn.services.store.appointments.get(appointment_id)
+        except NotFound:
+            return None
+        mine = found.customer_id == turn.customer.id
+        return found if mine and found.status is AppointmentStatus.CANCELLED else None
 
 
 class RescheduleFlow(_OwnAppointments):
