@@ -1,6 +1,6 @@
 """The supervisors' numbers: per queue, per agent, the SLA warnings list and the day's intervals.
 
-Every figure is routing's (routing.metrics `report`, routing.realtime `snapshots_by_queue`,
+Every figure is routing's (routing.metrics `report_tickets`, routing.realtime `snapshots_by_queue`,
 routing.sla clocks; definitions in docs/metrics.md), computed over the ticket logs the desk
 reads from the database. The live board is cached for `dashboard_cache` (2 s) so that many
 open dashboards and Prometheus scrapes cost one computation.
@@ -20,8 +20,8 @@ from desk.history import DeskHistory
 from desk.sla_view import TargetView
 from routing.dispatch import AgentState
 from routing.events import EventKind, TicketEvent
-from routing.metric_records import agent_id
-from routing.metrics import Dimension, GroupKey, QueueMetrics, report
+from routing.metric_records import TicketRecord, agent_id, read_tickets
+from routing.metrics import Dimension, GroupKey, QueueMetrics, report_tickets
 from routing.realtime import LiveAgent, LiveTicket, RealtimeSnapshot, snapshots_by_queue
 from routing.service import RoutingService
 from routing.tickets import Ticket
@@ -114,11 +114,12 @@ class DeskNumbers:
         since = min(day_start, now - HOUR)
         logs = await self._history.events_of(await self._history.active_since(since))
         events = [e for log in logs.values() for e in log if e.at <= now]
+        tickets = read_tickets(events, settings=settings, now=now)  # once for every report
 
         def per_queue(start: datetime) -> dict[str, QueueMetrics]:
-            return by_queue(report(events, settings=settings, now=now, since=start))
+            return by_queue(report_tickets(tickets, settings=settings, now=now, since=start))
 
-        totals = report(events, settings=settings, now=now, by=(), since=day_start)
+        totals = report_tickets(tickets, settings=settings, now=now, by=(), since=day_start)
         open_tickets = await self._history.open_tickets()
         states = await self._routing.agents()
         return Board(
@@ -129,7 +130,7 @@ class DeskNumbers:
             last_hour=per_queue(now - HOUR),
             interval=per_queue(settings.interval_start(now)),
             totals=next(iter(totals.values()), None),
-            agents=self._agents(events, states, day_start, now),
+            agents=self._agents(events, tickets, states, day_start, now),
             alerts=self._alerts(open_tickets, logs, now),
             open_tickets=open_tickets,
             breaches_today=self._breaches(logs, day_start, now),
@@ -158,6 +159,7 @@ class DeskNumbers:
     def _agents(
         self,
         events: Sequence[TicketEvent],
+        tickets: Sequence[TicketRecord],
         states: Sequence[AgentState],
         day_start: datetime,
         now: datetime,
@@ -166,8 +168,8 @@ class DeskNumbers:
         handled = Counter(agent_id(e.data.get("agent_id")) for e in today if e.kind == K.RESOLVED)
         answered = Counter(agent_id(e.data.get("agent_id")) for e in today if e.kind == K.ASSIGNED)
         settings = self._config.metrics
-        per_agent = report(
-            events, settings=settings, now=now, by=(Dimension.AGENT,), since=day_start
+        per_agent = report_tickets(
+            tickets, settings=settings, now=now, by=(Dimension.AGENT,), since=day_start
         )
         handle = {key.agent: value.handle_time for key, value in per_agent.items()}
         return [
@@ -218,14 +220,17 @@ class DeskNumbers:
         logs = await self._history.events_of(await self._history.active_since(start, end))
         events = [e for log in logs.values() for e in log if e.at <= until]
         settings = self._config.metrics
-        queues = report(
-            events,
+        tickets = read_tickets(events, settings=settings, now=until)
+        queues = report_tickets(
+            tickets,
             settings=settings,
             now=until,
             since=start,
             by=(Dimension.QUEUE, Dimension.INTERVAL),
         )
-        totals = report(events, settings=settings, now=until, since=start, by=(Dimension.INTERVAL,))
+        totals = report_tickets(
+            tickets, settings=settings, now=until, since=start, by=(Dimension.INTERVAL,)
+        )
         in_day = {k: v for k, v in queues.items() if k.interval is not None and k.interval < end}
         all_day = {k: v for k, v in totals.items() if k.interval is not None and k.interval < end}
         return in_day, all_day

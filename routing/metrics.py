@@ -183,6 +183,19 @@ def report(
 ) -> dict[GroupKey, QueueMetrics]:
     """Metrics per group; records before `since` (by their own instant) are left out."""
     tickets = read_tickets(events, settings=settings, now=now)
+    return report_tickets(tickets, settings=settings, now=now, by=by, since=since)
+
+
+def report_tickets(
+    tickets: Sequence[TicketRecord],
+    *,
+    settings: MetricSettings,
+    now: datetime,
+    by: Sequence[Dimension] = (Dimension.QUEUE,),
+    since: datetime | None = None,
+) -> dict[GroupKey, QueueMetrics]:
+    """`report` of tickets already read (at `now`), for several reports of one set of events:
+    reading the events is most of a report's work."""
     visits: dict[GroupKey, list[QueueVisit]] = defaultdict(list)
     samples: dict[GroupKey, list[Sample]] = defaultdict(list)
     for ticket in tickets:
