@@ -40,7 +40,7 @@ from typing import Any
 
 import asyncpg
 import redis.asyncio as aioredis
-from sqlalchemy import insert, select
+from sqlalchemy import URL, insert, make_url, select
 
 from crm_store import models as m
 from crm_store.database import Database, create_engine
@@ -95,21 +95,29 @@ async def throwaway_database(url: str) -> AsyncIterator[Database]:
             finally:
                 await database.close()
         return
-    base, _, _name = url.rpartition("/")
+    server = make_url(url)
     name = f"frontdesk_bench_{secrets.token_hex(5)}"
-    admin_dsn = url.replace("postgresql+asyncpg://", "postgresql://", 1)
-    await _admin(admin_dsn, f'CREATE DATABASE "{name}"')
-    database = Database(create_engine(f"{base}/{name}"))
+    await _admin(server, f'CREATE DATABASE "{name}"')
+    database = Database(create_engine(server.set(database=name).render_as_string(False)))
     try:
         await upgrade(database)
         yield database
     finally:
         await database.close()
-        await _admin(admin_dsn, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await _admin(server, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
-async def _admin(dsn: str, sql: str) -> None:
-    connection = await asyncpg.connect(dsn.split("?")[0], timeout=10)
+async def _admin(server: URL, sql: str) -> None:
+    """`sql` on the server's own database; `?host=/run/postgresql` names a Unix socket."""
+    host = server.host or server.query.get("host")
+    connection = await asyncpg.connect(
+        host=host if isinstance(host, str) else None,
+        port=server.port,
+        user=server.username,
+        password=server.password,
+        database=server.database,
+        timeout=10,
+    )
     try:
         await connection.execute(sql)
     finally:

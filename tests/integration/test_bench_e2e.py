@@ -10,13 +10,16 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+from typing import Any
 
 import asyncpg
 import pytest
 from pydantic import SecretStr
+from sqlalchemy import make_url, text
 
 from bot.bench_e2e import ECHO, SQLITE, store_cpu, store_cpu_since
 from bot.bench_load import Spec, Tally, body, conversation
+from bot.bench_queue import throwaway_database
 from bot.channels.identity import verified_user_id
 from bot.cli import main
 from tests.conftest import ROOT
@@ -110,3 +113,27 @@ async def test_store_cpu_counts_the_database_work_the_run_caused(postgres_url: s
         await connection.close()
     assert burnt >= 0.05
     assert store_cpu_since(store_cpu()) < burnt
+
+
+async def test_a_throwaway_database_over_postgresqls_unix_socket(postgres_url: str) -> None:
+    """`--database-url postgresql+asyncpg://user@/db?host=/run/postgresql` (same-host socket)."""
+    server = make_url(postgres_url)
+
+    async def ask(sql: str, *args: object) -> Any:
+        admin = await asyncpg.connect(
+            host=server.host, port=server.port, user=server.username, database=server.database
+        )
+        try:
+            return await admin.fetchval(sql, *args)
+        finally:
+            await admin.close()
+
+    folder = (await ask("show unix_socket_directories")).split(",")[0].strip()
+    socket_url = f"postgresql+asyncpg://{server.username}@/{server.database}?host={folder}"
+    mine = (
+        "select current_database(), client_port from pg_stat_activity where pid = pg_backend_pid()"
+    )
+    async with throwaway_database(socket_url) as database, database.engine.connect() as connection:
+        name, port = (await connection.execute(text(mine))).one()
+    assert name.startswith("frontdesk_bench_") and port == -1  # -1: a Unix socket
+    assert not await ask("select 1 from pg_database where datname = $1", name)
