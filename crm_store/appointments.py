@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import TypeVar
 
-from sqlalchemy import select
+from sqlalchemy import and_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -127,27 +127,34 @@ class AppointmentBook:
             return await self._record(session, await self._row(session, appointment_id))
 
     async def upcoming(self, customer_id: int, limit: int = 10) -> list[AppointmentRecord]:
-        async with self._db.transaction() as session:
-            return list(await upcoming_appointments(session, customer_id, self._clock(), limit))
+        async with self._db.statement() as connection:
+            return list(await upcoming_appointments(connection, customer_id, self._clock(), limit))
 
     async def busy(
         self, resource_key: str, start: datetime, end: datetime
     ) -> list[tuple[datetime, datetime]]:
-        """Booked intervals of a resource overlapping [start, end), for slot search."""
-        async with self._db.transaction() as session:
-            resource = await self._by_key(session, m.Resource, resource_key)
-            a = m.Appointment
-            rows = await session.execute(
-                select(a.start_at, a.end_at)
-                .where(
-                    a.resource_id == resource.id,
-                    a.status == AppointmentStatus.BOOKED,
-                    a.start_at < end,
-                    a.end_at > start,
+        """Booked intervals of a resource overlapping [start, end), for slot search: one
+        statement (the resource's row, joined to its bookings, tells an unknown key apart)."""
+        a, r = m.Appointment, m.Resource
+        overlapping = and_(
+            a.resource_id == r.id,
+            a.status == AppointmentStatus.BOOKED,
+            a.start_at < end,
+            a.end_at > start,
+        )
+        async with self._db.statement() as connection:
+            rows = (
+                await connection.execute(
+                    select(a.start_at, a.end_at)
+                    .select_from(r)
+                    .outerjoin(a, overlapping)
+                    .where(r.key == resource_key)
+                    .order_by(a.start_at)
                 )
-                .order_by(a.start_at)
-            )
-            return [(s, e) for s, e in rows]
+            ).all()
+        if not rows:
+            raise NotFound("resource", resource_key)
+        return [(s, e) for s, e in rows if s is not None]
 
     @staticmethod
     async def _lock_resource(session: AsyncSession, key: str) -> m.Resource:

@@ -6,7 +6,7 @@ from datetime import datetime
 from decimal import Decimal
 
 from sqlalchemy import func, select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from crm_store import mapping
 from crm_store import models as m
@@ -18,18 +18,24 @@ from crm_store.records import AppointmentRecord, CustomerView, TransactionSummar
 
 
 async def upcoming_appointments(
-    session: AsyncSession, customer_id: int, now: datetime, limit: int
+    runner: AsyncSession | AsyncConnection, customer_id: int, now: datetime, limit: int
 ) -> tuple[AppointmentRecord, ...]:
-    a, s, r = m.Appointment, m.Service, m.Resource
-    rows = await session.execute(
-        select(a, s.name, r.name)
-        .join(s, s.id == a.service_id)
-        .join(r, r.id == a.resource_id)
-        .where(a.customer_id == customer_id, a.status == AppointmentStatus.BOOKED, a.end_at > now)
-        .order_by(a.start_at)
+    """Booked and not over yet, soonest first: one statement (columns, not ORM objects, so that
+    it runs as well on an autocommit connection)."""
+    a, s, r = m.Appointment.__table__, m.Service, m.Resource
+    rows = await runner.execute(
+        select(*a.c, s.name.label("service_name"), r.name.label("resource_name"))
+        .join(s, s.id == a.c.service_id)
+        .join(r, r.id == a.c.resource_id)
+        .where(
+            a.c.customer_id == customer_id,
+            a.c.status == AppointmentStatus.BOOKED,
+            a.c.end_at > now,
+        )
+        .order_by(a.c.start_at)
         .limit(limit)
     )
-    return tuple(mapping.appointment(row, sname, rname) for row, sname, rname in rows)
+    return tuple(mapping.appointment(row, row.service_name, row.resource_name) for row in rows)
 
 
 class CustomerViewer:

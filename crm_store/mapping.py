@@ -97,7 +97,10 @@ def resource(row: m.Resource) -> ResourceRecord:
     )
 
 
-def appointment(row: m.Appointment, service_name: str, resource_name: str) -> AppointmentRecord:
+def appointment(
+    row: m.Appointment | Row[*tuple[Any, ...]], service_name: str, resource_name: str
+) -> AppointmentRecord:
+    """From the ORM object or a Core row of the appointments table."""
     return AppointmentRecord(
         id=row.id,
         customer_id=row.customer_id,

@@ -15,6 +15,7 @@ from crm_store.store import CrmStore
 from tests.contract.catalog_fixture import seed_catalog
 
 SLOT = datetime(2026, 11, 30, 10, 0, tzinfo=UTC)
+HOUR = timedelta(hours=1)
 
 
 @pytest.fixture
@@ -128,3 +129,33 @@ async def test_upcoming_lists_only_future_booked_appointments(
     assert [a.id for a in upcoming] == [soon.id, later.id]
     assert past.id not in {a.id for a in upcoming}
     assert all(a.start_at.tzinfo is not None for a in upcoming)
+
+
+async def test_busy_times_of_a_free_resource_an_unknown_one_and_past_cancelled_ones(
+    store: CrmStore, customers: list[int]
+) -> None:
+    week = (SLOT, SLOT + timedelta(days=7))
+    assert await store.appointments.busy("dr-novak", *week) == []
+    with pytest.raises(NotFound):
+        await store.appointments.busy("dr-nobody", *week)
+    kept = await store.appointments.book(customers[0], "cleaning", "dr-novak", SLOT)
+    gone = await store.appointments.book(customers[1], "cleaning", "dr-novak", SLOT + HOUR)
+    await store.appointments.book(customers[2], "cleaning", "dr-novak", SLOT + 30 * HOUR)
+    await store.appointments.cancel(gone.id)
+    assert await store.appointments.busy("dr-novak", SLOT, SLOT + 3 * HOUR) == [
+        (kept.start_at, kept.end_at)
+    ]
+
+
+async def test_upcoming_lists_booked_appointments_soonest_first(
+    store: CrmStore, customers: list[int]
+) -> None:
+    me = customers[0]
+    later = await store.appointments.book(me, "checkup", "dr-novak", SLOT + 3 * HOUR)
+    sooner = await store.appointments.book(me, "cleaning", "dr-novak", SLOT)
+    dropped = await store.appointments.book(me, "cleaning", "dr-novak", SLOT + 6 * HOUR)
+    await store.appointments.book(customers[1], "cleaning", "dr-novak", SLOT + HOUR)
+    await store.appointments.cancel(dropped.id)
+    assert await store.appointments.upcoming(me) == [sooner, later]
+    assert (await store.appointments.upcoming(me))[0].status is AppointmentStatus.BOOKED
+    assert await store.appointments.upcoming(me, limit=1) == [sooner]
