@@ -6,6 +6,7 @@ Redis."""
 from __future__ import annotations
 
 import asyncio
+import itertools
 import time
 from collections.abc import AsyncIterator
 
@@ -145,3 +146,41 @@ async def test_two_processes_share_one_send_rate(clients: list[aioredis.Redis | 
         assert spread < 12 * gap  # two schedules side by side: about 7 gaps
     else:
         assert spread >= 15 * gap * 0.95
+
+
+async def test_two_processes_keep_one_chats_interval(clients: list[aioredis.Redis | None]) -> None:
+    """An agent's message from one process and the bot's replies from another, to one chat:
+    with Redis their sends start at least the chat's interval apart; each process pacing alone
+    (memory) sends its first message at once, side by side."""
+    interval = 0.05
+    slots = [live_state(client, BOT)[2] for client in clients]
+    pacers = [Pacer(interval, 1000, shared=shared) for shared in slots]
+    stamps: list[float] = []
+
+    async def send(pacer: Pacer) -> None:
+        async with pacer.slot(77):
+            stamps.append(time.monotonic())
+
+    await asyncio.gather(*(send(p) for p in pacers for _ in range(3)))
+    stamps.sort()
+    closest = min(b - a for a, b in itertools.pairwise(stamps))
+    if clients[0] is None:
+        assert closest < interval / 2
+    else:
+        assert closest >= interval * 0.95, stamps
+
+
+async def test_a_retry_after_in_one_process_holds_the_chat_in_the_other(redis_url: str) -> None:
+    made = [aioredis.Redis.from_url(redis_url) for _ in range(2)]
+    try:
+        first, second = (Pacer(0.0, 1000, shared=live_state(c, BOT)[2]) for c in made)
+        await first.hold(88, 0.3)
+        started = time.monotonic()
+        async with second.slot(88):
+            waited = time.monotonic() - started
+        async with second.slot(89):  # another chat is not held
+            other = time.monotonic() - started - waited
+    finally:
+        for client in made:
+            await client.aclose()
+    assert waited >= 0.25 and other < 0.1, (waited, other)

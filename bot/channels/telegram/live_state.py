@@ -154,48 +154,68 @@ class RedisCallbacks:
 
 
 class SendSlots(Protocol):
-    async def reserve(self, gap: float) -> float:
-        """Reserve the next send slot, `gap` seconds after the last one reserved: the seconds
-        to wait for it (0 if it is now)."""
+    async def reserve(self, gap: float, chat: int | None = None) -> float:
+        """Reserve the next send slot, `gap` seconds after the last one reserved, on the bot's
+        schedule (or `chat`'s own): the seconds to wait for it (0 if it is now)."""
+        ...
+
+    async def hold(self, chat: int, seconds: float) -> None:
+        """No slot in `chat` before `seconds` from now (Telegram said "retry after")."""
         ...
 
 
 class MemorySendSlots:
     def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
         self._clock = clock
-        self._next = 0.0
+        self._next: dict[int | None, float] = {}
 
-    async def reserve(self, gap: float) -> float:
+    async def reserve(self, gap: float, chat: int | None = None) -> float:
         now = self._clock()
-        slot = max(now, self._next)
-        self._next = slot + gap  # reserved before anyone awaits: never shared
+        slot = max(now, self._next.get(chat, 0.0))
+        self._next[chat] = slot + gap  # reserved before anyone awaits: never shared
         return slot - now
 
+    async def hold(self, chat: int, seconds: float) -> None:
+        self._next[chat] = max(self._next.get(chat, 0.0), self._clock() + seconds)
 
-# KEYS[1] the next free slot (ms on Redis's clock); ARGV[1] the gap in microseconds. Returns
-# the wait in microseconds.
-_RESERVE = """
+
+# KEYS[1] the next free slot (microseconds on Redis's clock); ARGV[1] microseconds; ARGV[2]
+# "reserve": take the next slot and move it on by ARGV[1], return the wait for it; "hold": no
+# slot before ARGV[1] from now, return 0. The key lives a minute past its slot.
+_SLOTS = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
 local slot = math.max(now, tonumber(redis.call('GET', KEYS[1]) or '0'))
-redis.call('SET', KEYS[1], string.format('%d', slot + tonumber(ARGV[1])), 'PX', 60000)
-return slot - now
+local step = tonumber(ARGV[1])
+local after, wait = slot + step, slot - now
+if ARGV[2] == 'hold' then
+  after, wait = math.max(slot, now + step), 0
+end
+local ttl = math.floor((after - now) / 1000) + 60000
+redis.call('SET', KEYS[1], string.format('%d', after), 'PX', ttl)
+return wait
 """
 
 
 class RedisSendSlots:
-    """One schedule for every process of the bot, on Redis's clock."""
+    """One schedule for every process of the bot, and one per chat, on Redis's clock."""
 
     def __init__(self, client: aioredis.Redis, bot_id: str) -> None:
-        self._key = keys.pace(bot_id)
-        self._reserve = client.register_script(_RESERVE)
+        self._bot = bot_id
+        self._slots = client.register_script(_SLOTS)
 
-    async def reserve(self, gap: float) -> float:
+    async def reserve(self, gap: float, chat: int | None = None) -> float:
+        return await self._call(chat, gap, "reserve") / 1_000_000
+
+    async def hold(self, chat: int, seconds: float) -> None:
+        await self._call(chat, seconds, "hold")
+
+    async def _call(self, chat: int | None, seconds: float, mode: str) -> int:
+        key = keys.pace(self._bot) if chat is None else keys.chat_pace(self._bot, chat)
         try:
-            wait = await self._reserve(keys=[self._key], args=[int(gap * 1_000_000)])
+            return int(await self._slots(keys=[key], args=[int(seconds * 1_000_000), mode]))
         except (RedisError, OSError) as exc:
             raise TelegramStateUnavailable(f"send slots: {exc}") from exc
-        return int(wait) / 1_000_000
 
 
 def live_state(

@@ -16,6 +16,10 @@ and button keys are per bot, so two bots sharing one Redis never meet.
 - `fd:tg:<bot>:pace` (string, TTL 60 s): the next free send slot of the bot, in microseconds on
   Redis's clock (RedisSendSlots): the global rate is shared by every process. Lost = one burst
   of at most one slot per process, then the schedule is rebuilt.
+- `fd:tg:<bot>:pace:<chat_id>` (string, TTL a minute past the slot): the chat's next free send
+  slot (per_chat_interval after the last one, or the end of a 429's "retry after"), so that two
+  processes sending to one chat, say an agent's message and a turn's reply, keep its interval.
+  Lost = the next two sends to that chat may come closer together; a 429 holds them again.
 """
 
 from __future__ import annotations
@@ -35,3 +39,7 @@ def button(bot_id: str, digest: str) -> str:
 
 def pace(bot_id: str) -> str:
     return f"{PREFIX}{bot_id}:pace"
+
+
+def chat_pace(bot_id: str, chat_id: int) -> str:
+    return f"{PREFIX}{bot_id}:pace:{chat_id}"

@@ -40,8 +40,9 @@ Sleep = Callable[[float], Awaitable[None]]
 
 class Pacer:
     """Send slots: one chat's messages go one at a time, each `per_chat_interval` seconds after
-    the previous one was answered; over all chats, slots are 1/`global_rate` seconds apart, on
-    one schedule for every process when `shared` slots (Redis) are given, else this process's.
+    the previous one was answered; over all chats, slots are 1/`global_rate` seconds apart. With
+    `shared` slots (Redis) both schedules are every process's: a chat's sends from two processes
+    also start `per_chat_interval` apart; without, this process's own.
 
     Counting a chat's interval from the previous answer (not the previous request) keeps the
     gap at Telegram's end at least the interval, whatever the network's jitter.
@@ -81,6 +82,7 @@ class Pacer:
                 delay = self._next_chat.get(chat_id, 0.0) - self._clock()
                 if delay > 0:
                     await self._sleep(delay)
+                await self._shared_slot(self._chat_gap, chat_id)
                 await self._global_slot()
                 try:
                     yield
@@ -95,22 +97,36 @@ class Pacer:
                 if self._next_chat.get(chat_id, 0.0) <= self._clock():
                     self._next_chat.pop(chat_id, None)
 
-    def hold(self, chat_id: int, seconds: float) -> None:
-        """Nothing more to this chat for `seconds` (Telegram said "retry after")."""
+    async def hold(self, chat_id: int, seconds: float) -> None:
+        """Nothing more to this chat for `seconds` (Telegram said "retry after"), from any
+        process when the slots are shared."""
         until = self._clock() + seconds
         self._next_chat[chat_id] = max(self._next_chat.get(chat_id, 0.0), until)
-
-    async def _global_slot(self) -> None:
-        wait = None
         if self._shared is not None:
             try:
-                wait = await self._shared.reserve(self._global_gap)
-            except TelegramStateUnavailable as exc:  # pace this process alone meanwhile
-                log.warning("telegram: shared send rate unavailable: %s", exc)
-        if wait is None:
-            wait = await self._own.reserve(self._global_gap)
+                await self._shared.hold(chat_id, seconds)
+            except TelegramStateUnavailable as exc:
+                log.warning("telegram: shared send slots unavailable: %s", exc)
+
+    async def _shared_slot(self, gap: float, chat_id: int | None) -> float | None:
+        """Wait for the next shared slot (the bot's, or the chat's): the wait, or None without
+        shared slots or while they are unavailable (this process paces alone meanwhile)."""
+        if self._shared is None:
+            return None
+        try:
+            wait = await self._shared.reserve(gap, chat_id)
+        except TelegramStateUnavailable as exc:
+            log.warning("telegram: shared send slots unavailable: %s", exc)
+            return None
         if wait > 0:
             await self._sleep(wait)
+        return wait
+
+    async def _global_slot(self) -> None:
+        if await self._shared_slot(self._global_gap, None) is None:
+            wait = await self._own.reserve(self._global_gap)
+            if wait > 0:
+                await self._sleep(wait)
 
 
 def quiet_retry_after_deprecation() -> None:
@@ -196,7 +212,7 @@ class TelegramSender:
                     )
                     return None
                 log.info("telegram: %s to chat %s: 429, retrying in %ss", what, chat_id, wait)
-                self._pacer.hold(chat_id, wait)
+                await self._pacer.hold(chat_id, wait)
             except Forbidden as exc:
                 await self._unreachable(chat_id, exc)
                 return None
