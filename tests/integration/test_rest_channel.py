@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 import pytest
 from aiohttp import web
@@ -13,7 +14,7 @@ from bot.channels.identity import sign
 from bot.channels.rest import PATH, RestChannel
 from bot.demo_seed import DemoSeeder
 from bot.dialogue.messages import Reply
-from bot.dialogue_setup import open_dialogue
+from bot.dialogue_setup import Dialogue, open_dialogue
 from crm_store.enums import Channel, Direction
 from crm_store.errors import StoreUnavailable
 from crm_store.store import CrmStore
@@ -23,16 +24,33 @@ SECRET = "test-identity-secret"
 BOOK = '/book_appointment{"service": "cleaning"}'
 
 
-@pytest.fixture
-async def client(store: CrmStore) -> AsyncIterator[TestClient]:
+@asynccontextmanager
+async def serving(store: CrmStore) -> AsyncIterator[tuple[Dialogue, TestClient]]:
+    """The demo dialogue on `store` behind the REST channel, and a client of it."""
     settings = demo_settings("sqlite+aiosqlite://")
     async with open_dialogue(settings, RuleInterpreter(), store=store, clock=store.clock) as bot:
         app = web.Application()
         app.add_routes(RestChannel(bot.engine.handle, SecretStr(SECRET), store.clock).routes())
-        client = TestClient(TestServer(app))
-        await client.start_server()
+        async with TestClient(TestServer(app)) as client:
+            yield bot, client
+
+
+def crash_the_next_close(store: CrmStore, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The next turn's own commit fails, once: the process died or the database went away
+    after the flow's side effects had committed."""
+    real_close = store.turns.close
+
+    async def crash_once(*args: object, **kwargs: object) -> None:
+        monkeypatch.setattr(store.turns, "close", real_close)
+        raise StoreUnavailable("the turn's commit never happened")
+
+    monkeypatch.setattr(store.turns, "close", crash_once)
+
+
+@pytest.fixture
+async def client(store: CrmStore) -> AsyncIterator[TestClient]:
+    async with serving(store) as (_bot, client):
         yield client
-        await client.close()
 
 
 async def say(client: TestClient, sender: str, text: str, **metadata: object) -> list[dict]:
@@ -107,26 +125,22 @@ async def test_a_retry_after_a_lost_state_save_restores_the_conversation(
 ) -> None:
     """A crash between the turn's commit and the state's save (or a lost Redis) leaves the
     live state behind the record: the retry gets the same replies and puts the state back."""
-    settings = demo_settings("sqlite+aiosqlite://")
-    async with open_dialogue(settings, RuleInterpreter(), store=store, clock=store.clock) as bot:
-        app = web.Application()
-        app.add_routes(RestChannel(bot.engine.handle, SecretStr(SECRET), store.clock).routes())
-        async with TestClient(TestServer(app)) as client:
-            first = await say(client, "crash-1", BOOK, message_id="b1")
-            state = await bot.live.states.load("rest:crash-1")
-            assert state is not None and state.flow == "book"
-            await bot.live.states.delete("rest:crash-1")  # the save that never happened
-            again = await say(client, "crash-1", BOOK, message_id="b1")
-            assert again == first
-            restored = await bot.live.states.load("rest:crash-1")
-            assert restored is not None and restored.flow == "book"
-            assert restored.slots == state.slots
-            inbound = [
-                i
-                for i in (await store.views.view(state.customer_id or 0)).recent_interactions
-                if i.direction is Direction.INBOUND
-            ]
-            assert len(inbound) == 1  # stored once
+    async with serving(store) as (bot, client):
+        first = await say(client, "crash-1", BOOK, message_id="b1")
+        state = await bot.live.states.load("rest:crash-1")
+        assert state is not None and state.flow == "book"
+        await bot.live.states.delete("rest:crash-1")  # the save that never happened
+        again = await say(client, "crash-1", BOOK, message_id="b1")
+        assert again == first
+        restored = await bot.live.states.load("rest:crash-1")
+        assert restored is not None and restored.flow == "book"
+        assert restored.slots == state.slots
+        inbound = [
+            i
+            for i in (await store.views.view(state.customer_id or 0)).recent_interactions
+            if i.direction is Direction.INBOUND
+        ]
+        assert len(inbound) == 1  # stored once
 
 
 async def test_a_turn_that_loses_the_race_keeps_the_outbox_for_the_next(
@@ -167,33 +181,23 @@ async def test_a_crash_after_the_booking_but_before_the_turn_commits_books_once(
     """The booking commits, then the turn cannot (the process dies, the database goes away):
     the client retries the same message id, the flow runs again, and the customer still has
     one appointment and hears that it is booked."""
-    settings = demo_settings("sqlite+aiosqlite://")
-    await DemoSeeder(settings, store).run(1)
-    async with open_dialogue(settings, RuleInterpreter(), store=store, clock=store.clock) as bot:
-        app = web.Application()
-        app.add_routes(RestChannel(bot.engine.handle, SecretStr(SECRET), store.clock).routes())
-        async with TestClient(TestServer(app)) as client:
-            await say(client, "crash-2", BOOK, message_id="c1")
-            await say(client, "crash-2", '/choose_slot{"option": 1}', message_id="c2")
-            asked = await say(client, "crash-2", "Robin Example", message_id="c3")
-            assert "Shall I book" in asked[0]["text"], asked
-            real_close = store.turns.close
-
-            async def crash_once(*args: object, **kwargs: object) -> None:
-                monkeypatch.setattr(store.turns, "close", real_close)
-                raise StoreUnavailable("the turn's commit never happened")
-
-            monkeypatch.setattr(store.turns, "close", crash_once)
-            response = await client.post(
-                PATH,
-                json={"sender": "crash-2", "message": "/affirm", "metadata": {"message_id": "c4"}},
-            )
-            assert response.status == 503
-            done = await say(client, "crash-2", "/affirm", message_id="c4")
-            assert "is booked" in done[0]["text"], done
-            customer = await store.customers.find_by_identity(Channel.REST, "crash-2")
-            assert customer is not None
-            assert len(await store.appointments.upcoming(customer.id)) == 1
+    await DemoSeeder(demo_settings("sqlite+aiosqlite://"), store).run(1)
+    async with serving(store) as (_bot, client):
+        await say(client, "crash-2", BOOK, message_id="c1")
+        await say(client, "crash-2", '/choose_slot{"option": 1}', message_id="c2")
+        asked = await say(client, "crash-2", "Robin Example", message_id="c3")
+        assert "Shall I book" in asked[0]["text"], asked
+        crash_the_next_close(store, monkeypatch)
+        response = await client.post(
+            PATH,
+            json={"sender": "crash-2", "message": "/affirm", "metadata": {"message_id": "c4"}},
+        )
+        assert response.status == 503
+        done = await say(client, "crash-2", "/affirm", message_id="c4")
+        assert "is booked" in done[0]["text"], done
+        customer = await store.customers.find_by_identity(Channel.REST, "crash-2")
+        assert customer is not None
+        assert len(await store.appointments.upcoming(customer.id)) == 1
 
 
 async def test_a_crash_after_the_cancellation_but_before_the_turn_commits_says_cancelled(
@@ -201,29 +205,19 @@ async def test_a_crash_after_the_cancellation_but_before_the_turn_commits_says_c
 ) -> None:
     """The cancellation commits, the turn does not: the retry confirms it rather than saying
     the appointment can no longer be changed."""
-    settings = demo_settings("sqlite+aiosqlite://")
-    await DemoSeeder(settings, store).run(1)
+    await DemoSeeder(demo_settings("sqlite+aiosqlite://"), store).run(1)
     signed = {"identity": {"user_id": "anna", "hash": sign("anna", SECRET)}}
-    async with open_dialogue(settings, RuleInterpreter(), store=store, clock=store.clock) as bot:
-        app = web.Application()
-        app.add_routes(RestChannel(bot.engine.handle, SecretStr(SECRET), store.clock).routes())
-        async with TestClient(TestServer(app)) as client:
-            asked = await say(client, "anna", "/cancel_appointment", message_id="x1", **signed)
-            assert "Cancel your Dental cleaning" in asked[0]["text"], asked
-            real_close = store.turns.close
-
-            async def crash_once(*args: object, **kwargs: object) -> None:
-                monkeypatch.setattr(store.turns, "close", real_close)
-                raise StoreUnavailable("the turn's commit never happened")
-
-            monkeypatch.setattr(store.turns, "close", crash_once)
-            body = {"sender": "anna", "message": "/affirm", "metadata": {"message_id": "x2"}}
-            body["metadata"] |= signed
-            assert (await client.post(PATH, json=body)).status == 503
-            done = await say(client, "anna", "/affirm", message_id="x2", **signed)
-            assert "is cancelled" in done[0]["text"], done
-            anna = await store.customers.find_by_identity(Channel.WEB, "anna")
-            assert anna is not None and await store.appointments.upcoming(anna.id) == []
+    async with serving(store) as (_bot, client):
+        asked = await say(client, "anna", "/cancel_appointment", message_id="x1", **signed)
+        assert "Cancel your Dental cleaning" in asked[0]["text"], asked
+        crash_the_next_close(store, monkeypatch)
+        body = {"sender": "anna", "message": "/affirm", "metadata": {"message_id": "x2"}}
+        body["metadata"] |= signed
+        assert (await client.post(PATH, json=body)).status == 503
+        done = await say(client, "anna", "/affirm", message_id="x2", **signed)
+        assert "is cancelled" in done[0]["text"], done
+        anna = await store.customers.find_by_identity(Channel.WEB, "anna")
+        assert anna is not None and await store.appointments.upcoming(anna.id) == []
 
 
 async def test_a_crash_after_the_ticket_but_before_the_turn_commits_opens_one_ticket(
@@ -231,27 +225,17 @@ async def test_a_crash_after_the_ticket_but_before_the_turn_commits_opens_one_ti
 ) -> None:
     """The ticket is queued, then the turn cannot commit: the retry takes up that ticket
     instead of queueing the customer a second time."""
-    settings = demo_settings("sqlite+aiosqlite://")
-    async with open_dialogue(settings, RuleInterpreter(), store=store, clock=store.clock) as bot:
-        app = web.Application()
-        app.add_routes(RestChannel(bot.engine.handle, SecretStr(SECRET), store.clock).routes())
-        async with TestClient(TestServer(app)) as client:
-            real_close = store.turns.close
-
-            async def crash_once(*args: object, **kwargs: object) -> None:
-                monkeypatch.setattr(store.turns, "close", real_close)
-                raise StoreUnavailable("the turn's commit never happened")
-
-            monkeypatch.setattr(store.turns, "close", crash_once)
-            body = {
-                "sender": "crash-3",
-                "message": "/request_human",
-                "metadata": {"message_id": "h1"},
-            }
-            assert (await client.post(PATH, json=body)).status == 503
-            again = await say(client, "crash-3", "/request_human", message_id="h1")
-            tickets = await bot.routing.store.tickets(conversation_id="rest:crash-3")
-            assert len(tickets) == 1
-            said = " ".join(reply["text"] for reply in again)
-            assert f"request number is {tickets[0].id}." in said, again
-            assert "number 1 in the queue" in said  # the failed turn's queue notice, kept
+    async with serving(store) as (bot, client):
+        crash_the_next_close(store, monkeypatch)
+        body = {
+            "sender": "crash-3",
+            "message": "/request_human",
+            "metadata": {"message_id": "h1"},
+        }
+        assert (await client.post(PATH, json=body)).status == 503
+        again = await say(client, "crash-3", "/request_human", message_id="h1")
+        tickets = await bot.routing.store.tickets(conversation_id="rest:crash-3")
+        assert len(tickets) == 1
+        said = " ".join(reply["text"] for reply in again)
+        assert f"request number is {tickets[0].id}." in said, again
+        assert "number 1 in the queue" in said  # the failed turn's queue notice, kept
