@@ -159,9 +159,22 @@ class RoutingService:
                 standing = None
         return estimate(ticket, standing, self.parts.options.default_handle_time)
 
-    async def customer_message(self, ticket_id: int, text: str | None = None) -> Ticket:
-        """Record the customer's message; a ticket waiting on the customer resumes."""
-        data = {"text": text} if text is not None else {}
+    async def customer_message(
+        self, ticket_id: int, text: str | None = None, *, message_id: str | None = None
+    ) -> Ticket:
+        """Record the customer's message; a ticket waiting on the customer resumes.
+
+        With the channel's `message_id`, a message already recorded (a retry of a turn whose
+        own commit failed after this) is not recorded again.
+        """
+        data: dict[str, str] = {"text": text} if text is not None else {}
+        if message_id is not None:
+            data["message_id"] = message_id  # the channels cut it to 128 characters
+            if any(
+                event.kind is K.CUSTOMER_MESSAGE and event.data.get("message_id") == message_id
+                for event in await self.store.events(ticket_id)
+            ):
+                return await self.store.get(ticket_id)
         for _attempt in range(2):
             ticket = await self.store.get(ticket_id)
             steps = [Step(K.CUSTOMER_MESSAGE, data)]

@@ -18,6 +18,7 @@ from bot.dialogue_setup import Dialogue, open_dialogue
 from crm_store.enums import Channel, Direction
 from crm_store.errors import StoreUnavailable
 from crm_store.store import CrmStore
+from routing.events import EventKind
 from tests.dialogue_support import RuleInterpreter, demo_settings
 
 SECRET = "test-identity-secret"
@@ -239,3 +240,21 @@ async def test_a_crash_after_the_ticket_but_before_the_turn_commits_opens_one_ti
         said = " ".join(reply["text"] for reply in again)
         assert f"request number is {tickets[0].id}." in said, again
         assert "number 1 in the queue" in said  # the failed turn's queue notice, kept
+
+
+async def test_a_crash_after_the_message_reached_the_ticket_records_it_once(
+    store: CrmStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """In handoff the customer's message is added to the ticket, then the turn cannot commit:
+    the retry does not show the agent the same message twice."""
+    async with serving(store) as (bot, client):
+        await say(client, "crash-4", "/request_human", message_id="m1")
+        crash_the_next_close(store, monkeypatch)
+        body = {"sender": "crash-4", "message": "it still hurts", "metadata": {"message_id": "m2"}}
+        assert (await client.post(PATH, json=body)).status == 503
+        await say(client, "crash-4", "it still hurts", message_id="m2")
+        await say(client, "crash-4", "it still hurts", message_id="m3")  # said again: kept
+        (ticket,) = await bot.routing.store.tickets(conversation_id="rest:crash-4")
+        events = await bot.routing.events(ticket.id)
+        said = [e.data.get("message_id") for e in events if e.kind is EventKind.CUSTOMER_MESSAGE]
+        assert said == ["m2", "m3"]  # not m2 twice

@@ -146,7 +146,9 @@ class HandoffFlow:
             return True
         if turn.intent == "emergency":
             turn.say_text(turn.services.settings.dialogue.emergency_guidance)
-        await routing.customer_message(ticket_id, turn.message.text)
+        await routing.customer_message(
+            ticket_id, turn.message.text, message_id=turn.message.message_id
+        )
         if ticket.status in (TicketStatus.QUEUED, TicketStatus.OFFERED):
             standing = await routing.position(ticket_id)
             turn.say("handoff_passed_on_waiting", wait=wait_text(turn, standing))
