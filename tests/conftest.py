@@ -149,7 +149,8 @@ def postgres_url() -> Iterator[str]:
     asyncio.run(admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
-async def _truncate_postgres(database: Database) -> None:
+async def truncate_postgres(database: Database) -> None:
+    """Every table emptied, identities restarted."""
     tables = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)
     async with database.engine.begin() as conn:
         await conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
@@ -178,7 +179,7 @@ async def store(
         migrate=is_sqlite,
     ) as crm:
         if not is_sqlite:
-            await _truncate_postgres(crm.database)
+            await truncate_postgres(crm.database)
         yield crm
 
 

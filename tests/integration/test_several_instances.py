@@ -25,8 +25,10 @@ from pathlib import Path
 import aiohttp
 import pytest
 
+from bot.bench_e2e import wait_until_up
 from bot.cli import main
-from tests.conftest import ROOT
+from crm_store.database import Database, create_engine
+from tests.conftest import ROOT, truncate_postgres
 from tests.integration.servers import (
     AGENT_SKILLS,
     PASSWORD,
@@ -38,7 +40,6 @@ from tests.integration.servers import (
     running_servers,
     server_env,
     ticket_record,
-    wait_until_up,
 )
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis, pytest.mark.slow]
@@ -71,11 +72,20 @@ def fleet(
     postgres_url: str, redis_url: str, nlu_model: str, tmp_path: Path
 ) -> Iterator[tuple[list[Server], str, list[str]]]:
     env = server_env(postgres_url, redis_url, nlu_model)
+    asyncio.run(empty(postgres_url))  # another test's queued ticket would be taken too
     usernames = create_agents(env, AGENTS)
     with running_servers(env, tmp_path, INSTANCES) as servers:
         upstreams = [f"127.0.0.1:{s.port}" for s in servers]
         with running_nginx(tmp_path, upstreams) as front:
             yield servers, front, usernames
+
+
+async def empty(url: str) -> None:
+    database = Database(create_engine(url))
+    try:
+        await truncate_postgres(database)
+    finally:
+        await database.close()
 
 
 def create_agents(env: dict[str, str], count: int) -> list[str]:
@@ -157,7 +167,7 @@ async def test_two_hundred_conversations_over_three_instances_behind_nginx(
     timeout = aiohttp.ClientTimeout(total=60)
     connector = aiohttp.TCPConnector(limit=0)
     async with aiohttp.ClientSession(timeout=timeout, connector=connector) as session:
-        await asyncio.gather(*(wait_until_up(session, url) for url in [*direct, front]))
+        await asyncio.gather(*(wait_until_up(url, within=90) for url in [*direct, front]))
         customers = Customers(session, front, direct)
         agents = [DeskAgent(name, front, direct, timeout) for name in usernames]
         await asyncio.gather(*(agent.sign_in() for agent in agents))
