@@ -102,9 +102,12 @@ async def process(
                 await child.wait()
 
 
-async def wait_until_up(url: str, log: Path) -> None:
+async def wait_until_up(url: str, log: Path | None = None, *, within: float = 120) -> None:
+    """Until `url`/healthz answers 200: BenchError (with the end of the server's `log`) if it
+    does not within `within` seconds (a loaded machine can take a while to start a server)."""
+    deadline = time.monotonic() + within
     async with aiohttp.ClientSession() as session:
-        for _ in range(1200):  # two minutes: a loaded machine can take a while
+        while time.monotonic() < deadline:
             try:
                 async with session.get(f"{url}/healthz") as response:
                     if response.status == 200:
@@ -112,7 +115,8 @@ async def wait_until_up(url: str, log: Path) -> None:
             except aiohttp.ClientError:
                 pass
             await asyncio.sleep(0.1)
-    raise BenchError(f"{url} did not come up; its log ends:\n{tail(log)}")
+    ending = "" if log is None else f"; its log ends:\n{tail(log)}"
+    raise BenchError(f"{url} did not come up{ending}")
 
 
 def tail(log: Path) -> str:

@@ -17,7 +17,6 @@ import shutil
 import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -93,19 +92,6 @@ def running_servers(env: dict[str, str], folder: Path, count: int) -> Iterator[l
         for server in servers:
             server.process.wait(timeout=20)
             server.log.close()
-
-
-async def wait_until_up(session: aiohttp.ClientSession, url: str, within: float = 90) -> None:
-    deadline = time.monotonic() + within  # a loaded machine can take a while to start three
-    while time.monotonic() < deadline:
-        try:
-            async with session.get(f"{url}/healthz") as response:
-                if response.status == 200:
-                    return
-        except aiohttp.ClientError:
-            pass
-        await asyncio.sleep(0.1)
-    raise AssertionError(f"{url} did not come up")
 
 
 # -- nginx -----------------------------------------------------------------------------------------

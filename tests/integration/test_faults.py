@@ -29,6 +29,7 @@ from typing import Any
 import aiohttp
 import pytest
 
+from bot.bench_e2e import wait_until_up
 from tests.integration.faults import (
     BOOKING,
     ESCALATE,
@@ -48,7 +49,6 @@ from tests.integration.servers import (
     running_nginx,
     running_servers,
     server_env,
-    wait_until_up,
 )
 from tests.integration.test_several_instances import create_agents
 
@@ -122,7 +122,7 @@ async def test_kill_9_of_one_instance_loses_and_doubles_no_message(
     doors = [front, *(s.url for s in servers)]
     run = run_id()
     async with session() as http:
-        await asyncio.gather(*(wait_until_up(http, url) for url in doors))
+        await asyncio.gather(*(wait_until_up(url, within=90) for url in doors))
         # nginx answers 502 for a request its instance died with; the client retries it
         customers = Customers(http, doors, in_flight=IN_FLIGHT, cut_off_ok=frozenset({502}))
         total = KILL_CONVERSATIONS * len(CHATTY)
@@ -169,7 +169,7 @@ async def test_redis_flushed_and_restarted_under_load_loses_nothing(
     run = run_id()
     doors = [s.url for s in servers]
     async with session() as http:
-        await asyncio.gather(*(wait_until_up(http, url) for url in doors))
+        await asyncio.gather(*(wait_until_up(url, within=90) for url in doors))
         customers = Customers(http, doors, in_flight=IN_FLIGHT)
         waiting = [f"wait-{run}-{i}" for i in range(WAITING)]
         await asyncio.gather(*(customers.converse(s, [ESCALATE]) for s in waiting))
@@ -295,7 +295,7 @@ async def test_postgres_restart_gets_polite_refusals_and_service_comes_back(
     run = run_id()
     doors = [s.url for s in servers]
     async with session() as http:
-        await asyncio.gather(*(wait_until_up(http, url) for url in doors))
+        await asyncio.gather(*(wait_until_up(url, within=90) for url in doors))
         customers = Customers(http, doors, in_flight=IN_FLIGHT)
         script: Script = [(text, None) for text, _ in CHATTY]
         total = PG_CONVERSATIONS * len(script)

@@ -15,7 +15,8 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from tests.integration.servers import inbound_texts, running_servers, server_env, wait_until_up
+from bot.bench_e2e import wait_until_up
+from tests.integration.servers import inbound_texts, running_servers, server_env
 
 MESSAGES = 16
 
@@ -35,7 +36,7 @@ async def test_one_conversation_across_two_processes_stays_in_order(
     sender = f"ordered-{uuid.uuid4().hex[:8]}"
     sent = [f"note number {i:02d} for the team" for i in range(MESSAGES)]
     async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=60)) as session:
-        await asyncio.gather(*(wait_until_up(session, url) for url in servers))
+        await asyncio.gather(*(wait_until_up(url, within=90) for url in servers))
 
         async def send(i: int) -> int:
             await asyncio.sleep(i * 0.03)  # sent in order, long before the previous is answered
