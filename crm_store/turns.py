@@ -131,6 +131,7 @@ def _defaults(table: Table) -> dict[str, Any]:
     }
 
 
+_CUSTOMER_DEFAULTS = _defaults(_CUSTOMERS)
 _IDENTITY_DEFAULTS = {f"identity_{name}": value for name, value in _defaults(_IDENTITIES).items()}
 
 
@@ -144,8 +145,7 @@ def _new_lead_pg(columns: tuple[str, ...]) -> Select[Any]:
         .returning(*_CUSTOMERS.c)
         .cte("lead")
     )
-    given = {"channel": None, "external_id": None, "created_at": None}
-    given |= {key.removeprefix("identity_"): None for key in _IDENTITY_DEFAULTS}
+    given = ("channel", "external_id", "created_at", *_defaults(_IDENTITIES))
     holds = insert(_IDENTITIES).from_select(
         ["customer_id", *given],
         select(
@@ -336,7 +336,7 @@ class TurnRecord:
         identity = {"channel": channel, "external_id": external_id, "created_at": now}
         try:
             if self._db.dialect == "postgresql":
-                values = _defaults(_CUSTOMERS) | values
+                values = _CUSTOMER_DEFAULTS | values
                 statement = _new_lead_pg(tuple(sorted(values)))
                 params = values | _IDENTITY_DEFAULTS
                 params |= {f"identity_{key}": value for key, value in identity.items()}
