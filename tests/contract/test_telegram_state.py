@@ -15,7 +15,9 @@ import redis.asyncio as aioredis
 
 from bot.channels.telegram import redis_keys
 from bot.channels.telegram.live_state import (
+    MAX_ITEMS,
     CallbackStore,
+    MemorySendSlots,
     RedisCallbacks,
     RedisUpdateClaims,
     UpdateClaims,
@@ -184,3 +186,14 @@ async def test_a_retry_after_in_one_process_holds_the_chat_in_the_other(redis_ur
         for client in made:
             await client.aclose()
     assert waited >= 0.25 and other < 0.1, (waited, other)
+
+
+async def test_memory_send_slots_forget_chats_whose_slot_is_past() -> None:
+    now = [0.0]
+    slots = MemorySendSlots(lambda: now[0])
+    for chat in range(MAX_ITEMS + 1):
+        assert await slots.reserve(1.0, chat) == 0.0
+    assert await slots.reserve(1.0, 5) == 1.0  # still pending: kept
+    now[0] = 10.0
+    assert await slots.reserve(1.0, 7) == 0.0
+    assert len(slots._next) == 1

@@ -171,6 +171,8 @@ class MemorySendSlots:
 
     async def reserve(self, gap: float, chat: int | None = None) -> float:
         now = self._clock()
+        if len(self._next) > MAX_ITEMS:  # forget the chats whose slot is past
+            self._next = {key: at for key, at in self._next.items() if at > now}
         slot = max(now, self._next.get(chat, 0.0))
         self._next[chat] = slot + gap  # reserved before anyone awaits: never shared
         return slot - now
