@@ -127,19 +127,21 @@ def cpu_seconds(pids: list[int]) -> float:
     """CPU time (user + system) the processes have used so far (Linux /proc; else 0)."""
     total = 0.0
     for pid in pids:
-        used = _cpu_of(Path(f"/proc/{pid}/stat"))
-        if used is None:
+        found = _stat(Path(f"/proc/{pid}/stat"))
+        if found is None:
             return 0.0
-        total += used
+        total += found[1]
     return total
 
 
-def _cpu_of(stat: Path) -> float | None:
+def _stat(stat: Path) -> tuple[str, float] | None:
+    """A process's name and CPU seconds (utime + stime), or None once it is gone."""
     try:
-        fields = stat.read_text().rsplit(")", 1)[1].split()
+        name, _, rest = stat.read_text().partition("(")[2].rpartition(")")
     except OSError:
         return None
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime, stime
+    fields = rest.split()
+    return name, (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 STORES = ("postgres", "redis-server")
@@ -153,14 +155,9 @@ def store_cpu() -> dict[int, float]:
     """
     used: dict[int, float] = {}
     for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            name = stat.read_text().split("(", 1)[1].split(")", 1)[0]
-        except (OSError, IndexError):
-            continue
-        if name in STORES or name.startswith("postgres:"):
-            seconds = _cpu_of(stat)
-            if seconds is not None:
-                used[int(stat.parent.name)] = seconds
+        found = _stat(stat)
+        if found is not None and found[0] in STORES:
+            used[int(stat.parent.name)] = found[1]
     return used
 
 
