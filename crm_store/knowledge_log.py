@@ -6,11 +6,14 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import Integer, cast, func, insert, or_, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.sql.dml import ReturningInsert
 
 from crm_store import models as m
 from crm_store.clock import Clock
 from crm_store.database import Database
-from crm_store.models import TEXT_MAX
+from crm_store.enums import Channel
+from crm_store.models import MESSAGE_ID_MAX, TEXT_MAX
 from crm_store.validation import clean_text
 
 
@@ -28,10 +31,25 @@ class KnowledgeGap:
 _NEW_QUESTION = insert(m.KnowledgeQuestion).returning(m.KnowledgeQuestion.id)
 
 
+def _question_once(dialect: str) -> ReturningInsert[tuple[int]]:
+    """The question, or the id of the one already logged for its message (the no-op update
+    makes the existing row's id come back)."""
+    upsert: postgresql.Insert | sqlite.Insert
+    if dialect == "postgresql":
+        upsert = postgresql.insert(m.KnowledgeQuestion)
+    else:
+        upsert = sqlite.insert(m.KnowledgeQuestion)
+    return upsert.on_conflict_do_update(
+        index_elements=[m.KnowledgeQuestion.message_key],
+        set_={"message_key": upsert.excluded.message_key},
+    ).returning(m.KnowledgeQuestion.id)
+
+
 class KnowledgeLog:
     def __init__(self, database: Database, clock: Clock) -> None:
         self._db = database
         self._clock = clock
+        self._once = _question_once(database.dialect)
 
     async def record_question(
         self,
@@ -40,7 +58,15 @@ class KnowledgeLog:
         article_slug: str | None,
         confidence: float,
         sure: bool,
+        *,
+        channel: Channel | None = None,
+        message_id: str | None = None,
     ) -> int:
+        """The new entry's id; with the message that asked (`channel` and `message_id`), the
+        entry already logged for that message if there is one (the message was retried)."""
+        key = None
+        if channel is not None and message_id is not None:
+            key = f"{channel.value}:{message_id[:MESSAGE_ID_MAX]}"
         values = {
             "customer_id": customer_id,
             "question": clean_text("question", question, TEXT_MAX),
@@ -48,9 +74,11 @@ class KnowledgeLog:
             "confidence": float(confidence),
             "sure": sure,
             "asked_at": self._clock(),
+            "message_key": key,
         }
+        statement = _NEW_QUESTION if key is None else self._once
         async with self._db.statement() as connection:  # one statement: no BEGIN/COMMIT trips
-            new_id: int = (await connection.execute(_NEW_QUESTION, values)).scalar_one()
+            new_id: int = (await connection.execute(statement, values)).scalar_one()
         return new_id
 
     async def record_helpful(self, entry_id: int, customer_id: int | None, helpful: bool) -> bool:

@@ -48,6 +48,8 @@ NAME_MAX = 200
 EXTERNAL_ID_MAX = 255
 NOTES_MAX = 4000
 TEXT_MAX = 8000
+MESSAGE_ID_MAX = 128  # a channel's message id; longer ones are cut
+MESSAGE_KEY_MAX = 150  # "<channel>:<message id>"
 
 
 def str_enum(enum: type[StrEnum], length: int = 20) -> Enum:
@@ -279,6 +281,11 @@ class KnowledgeQuestion(Base):
     sure: Mapped[bool] = mapped_column(Boolean)
     helpful: Mapped[bool | None] = mapped_column(Boolean)
     asked_at: Mapped[datetime] = mapped_column(index=True)
+    # "<channel>:<message id>" of the message that asked: a retried message finds its entry
+    # instead of logging the question twice. None when the channel gave no message id.
+    message_key: Mapped[str | None] = mapped_column(String(MESSAGE_KEY_MAX))
+
+    __table_args__ = (Index("ix_knowledge_questions_message_key", "message_key", unique=True),)
 
 
 REMINDER_STATUSES = ("sending", "sent", "skipped", "failed")
@@ -309,7 +316,7 @@ class HandledMessage(Base):
     __tablename__ = "handled_messages"
 
     channel: Mapped[str] = mapped_column(String(20), primary_key=True)
-    message_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    message_id: Mapped[str] = mapped_column(String(MESSAGE_ID_MAX), primary_key=True)
     replies: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
     # the conversation state the turn left (JSON), restored for a retry after a crash that
     # came between this commit and the state's save in Redis

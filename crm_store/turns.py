@@ -43,11 +43,11 @@ from crm_store.customers import CustomerDirectory, NewInteraction
 from crm_store.database import Database
 from crm_store.enums import Channel
 from crm_store.errors import CrmError, DuplicateIdentity
+from crm_store.models import MESSAGE_ID_MAX
 from crm_store.records import CustomerRecord
 from crm_store.utc import UtcDateTime
 
 Replies = list[dict[str, Any]]
-MESSAGE_ID_MAX = 128
 
 _HANDLED = m.Base.metadata.tables["handled_messages"]
 _INTERACTIONS = m.Base.metadata.tables["interactions"]

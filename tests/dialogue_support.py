@@ -21,6 +21,7 @@ KEYWORDS = [
     (r"\b(hi|hello|hey)\b", "greet"),
     (r"\b(bye|goodbye)\b", "goodbye"),
     (r"\bthank", "thank"),
+    (r"\bgums\b", "ask_advice"),
     (r"\b(bot|robot|human\?)\b", "bot_challenge"),
     (r"\bhelp\b", "help"),
 ]

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from crm_store.customers import NewCustomer
+from crm_store.enums import Channel
 from crm_store.store import CrmStore
 
 
@@ -28,3 +29,19 @@ async def test_gaps_group_unsure_and_unhelpful_questions(store: CrmStore, clock)
     ]
     assert gaps[0].last_asked == start + timedelta(minutes=5)
     assert await log.gaps(since=start + timedelta(hours=1)) == []
+
+
+async def test_a_question_is_logged_once_per_message(store: CrmStore, clock) -> None:
+    """A retried message gets its entry back; another message, or one without an id, gets a
+    new one; the same id on another channel is another message."""
+    log = store.knowledge_log
+    asked = ("Do you do Botox?", None, 0.1, False)
+    first = await log.record_question(None, *asked, channel=Channel.REST, message_id="m1")
+    again = await log.record_question(None, *asked, channel=Channel.REST, message_id="m1")
+    other = await log.record_question(None, *asked, channel=Channel.REST, message_id="m2")
+    telegram = await log.record_question(None, *asked, channel=Channel.TELEGRAM, message_id="m1")
+    unkeyed = [await log.record_question(None, *asked) for _ in range(2)]
+    assert again == first
+    assert len({first, other, telegram, *unkeyed}) == 5
+    (gap,) = await log.gaps(since=clock() - timedelta(minutes=1))
+    assert gap.times == 5

@@ -9,6 +9,7 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 from pydantic import SecretStr
+from sqlalchemy import select
 
 from bot.channels.identity import sign
 from bot.channels.rest import PATH, RestChannel
@@ -17,6 +18,7 @@ from bot.dialogue.messages import Reply
 from bot.dialogue_setup import Dialogue, open_dialogue
 from crm_store.enums import Channel, Direction
 from crm_store.errors import StoreUnavailable
+from crm_store.models import KnowledgeQuestion
 from crm_store.store import CrmStore
 from routing.events import EventKind
 from tests.dialogue_support import RuleInterpreter, demo_settings
@@ -258,3 +260,25 @@ async def test_a_crash_after_the_message_reached_the_ticket_records_it_once(
         events = await bot.routing.events(ticket.id)
         said = [e.data.get("message_id") for e in events if e.kind is EventKind.CUSTOMER_MESSAGE]
         assert said == ["m2", "m3"]  # not m2 twice
+
+
+async def test_a_crash_after_the_question_was_logged_logs_it_once(
+    store: CrmStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The advice question is logged, then the turn cannot commit: the retry finds the same
+    entry, so the gaps report counts the question once and "Was this helpful?" points at it."""
+    question = "is it normal for my gums to bleed when I floss?"
+    async with serving(store) as (_bot, client):
+        crash_the_next_close(store, monkeypatch)
+        body = {"sender": "crash-5", "message": question, "metadata": {"message_id": "q1"}}
+        assert (await client.post(PATH, json=body)).status == 503
+        replies = await say(client, "crash-5", question, message_id="q1")
+        await say(client, "crash-5", question, message_id="q2")  # asked again: logged again
+    async with store.database.transaction() as session:
+        ids = list(await session.scalars(select(KnowledgeQuestion.id).order_by("id")))
+    assert len(ids) == 2, ids
+    payloads = [button["payload"] for reply in replies for button in reply.get("buttons", [])]
+    assert payloads == [
+        f'/helpful{{"entry": {ids[0]}, "helpful": true}}',
+        f'/helpful{{"entry": {ids[0]}, "helpful": false}}',
+    ]

@@ -58,6 +58,8 @@ class AdviceFlow:
             answer.passage.article_slug if answer.passage else None,
             answer.confidence,
             answer.sure,
+            channel=turn.message.channel,
+            message_id=turn.message.message_id,
         )
         human = Button(turn.text("button_human"), "/request_human")
         if answer.passage is None:
