@@ -26,6 +26,7 @@ Queue visits (wait = entered -> answered / abandoned / left / now):
 
 from __future__ import annotations
 
+import random
 from datetime import UTC, datetime, time, timedelta
 from itertools import count
 from typing import Any
@@ -353,3 +354,47 @@ def test_realtime_snapshots_per_queue() -> None:
     assert (a.waiting, a.longest_wait, a.agents_available, a.free_capacity) == (2, 600, 2, 3)
     assert (b.waiting, b.longest_wait, b.agents_busy, b.free_capacity) == (1, 120, 1, 2)
     assert (c.waiting, c.longest_wait, c.oldest_ticket_id, c.free_capacity) == (0, None, None, 0)
+
+
+def test_interval_backlog_is_each_ticket_looked_at_every_interval_end() -> None:
+    """The backlog per (queue, interval, agent) against its definition, ticket by ticket at
+    every interval's end, on a random day whose times fall on and just around the ends."""
+    rng = random.Random(8)
+    start = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)
+    now = start + timedelta(hours=6, minutes=7)
+    ends = [start + timedelta(minutes=15 * n) for n in range(1, 26)]
+    instants = [start + timedelta(minutes=rng.randrange(370)) for _ in range(300)]
+    instants += [end + offset for end in ends for offset in (-timedelta.resolution, timedelta(0))]
+
+    def when(after: datetime) -> datetime:
+        later = [at for at in instants if at > after]
+        return rng.choice(later) if later else after + timedelta(seconds=1)
+
+    log: list[TicketEvent] = []
+    for ticket_id in range(1, 121):
+        created = rng.choice(instants)
+        steps: list[tuple[Any, ...]] = [(created,)]
+        at = created
+        for _ in range(rng.randrange(4)):
+            at = when(at)
+            if rng.random() < 0.5:
+                steps.append((K.ASSIGNED, at, agent(rng.randrange(1, 4))))
+            else:
+                queues = {"from_queue": "?", "to_queue": rng.choice("AB"), "to_agent_id": None}
+                steps.append((K.TRANSFERRED, at, queues))
+        if rng.random() < 0.6:
+            steps.append((rng.choice((K.RESOLVED, K.ABANDONED)), when(at)))
+        log += ticket(ticket_id, rng.choice("AB"), "gold", *steps)
+    log = [event for event in log if event.at <= now]
+
+    by = [Dimension.QUEUE, Dimension.INTERVAL, Dimension.AGENT]
+    result = report(log, settings=SETTINGS, now=now, by=by)
+    tickets = read_tickets(log, settings=SETTINGS, now=now)
+    expected: dict[GroupKey, int] = {}
+    for key in result:
+        assert key.interval is not None
+        just_before = min(key.interval + SETTINGS.interval, now) - timedelta.resolution
+        states = [t.state_at(just_before) for t in tickets]
+        expected[key] = states.count((key.queue, key.agent))
+    assert {k: v.backlog for k, v in result.items()} == expected
+    assert sum(expected.values()) > 50  # the day did keep tickets open across ends
