@@ -122,6 +122,24 @@ async def live_fixture(live_url: str | None) -> AsyncIterator[tuple[Dispatcher, 
         await client.aclose()
 
 
+Clients = list[aioredis.Redis | None]
+
+
+@pytest.fixture(name="clients")
+async def clients_fixture(live_url: str | None) -> AsyncIterator[Clients]:
+    """Two processes' Redis clients of the test Redis; [None, None] for the in-memory adapters
+    (whose two "processes" share one object)."""
+    if live_url is None:
+        yield [None, None]
+        return
+    made = [aioredis.Redis.from_url(live_url) for _ in range(2)]
+    try:
+        yield list(made)
+    finally:
+        for client in made:
+            await client.aclose()
+
+
 CHANNEL = Channel.WEB
 
 

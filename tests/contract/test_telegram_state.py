@@ -8,7 +8,6 @@ from __future__ import annotations
 import asyncio
 import itertools
 import time
-from collections.abc import AsyncIterator
 
 import pytest
 import redis.asyncio as aioredis
@@ -25,7 +24,11 @@ from bot.channels.telegram.live_state import (
 )
 from bot.channels.telegram.render import callback_data
 from bot.channels.telegram.sender import Pacer
-from tests.contract.routing_fixture import live_url_fixture  # noqa: F401
+from tests.contract.routing_fixture import (  # noqa: F401
+    Clients,
+    clients_fixture,
+    live_url_fixture,
+)
 
 BOT = "123456"
 LONG = '/choose_slot{"start": "2026-11-24T09:00:00+00:00", "resource": "priya-nair", "n": 1}'
@@ -34,20 +37,7 @@ DAY_MS = 24 * 3600 * 1000
 
 
 @pytest.fixture
-async def clients(live_url: str | None) -> AsyncIterator[list[aioredis.Redis | None]]:
-    if live_url is None:
-        yield [None, None]
-        return
-    made = [aioredis.Redis.from_url(live_url) for _ in range(2)]
-    try:
-        yield list(made)
-    finally:
-        for client in made:
-            await client.aclose()
-
-
-@pytest.fixture
-def pair(clients: list[aioredis.Redis | None]) -> list[tuple[UpdateClaims, CallbackStore]]:
+def pair(clients: Clients) -> list[tuple[UpdateClaims, CallbackStore]]:
     """Two processes' claims and callback stores, as the channel builds them."""
     one = live_state(clients[0], BOT)[:2]
     return [one, one] if clients[0] is None else [one, live_state(clients[1], BOT)[:2]]
@@ -127,15 +117,12 @@ async def test_redis_claims_are_per_bot_and_released_only_by_their_taker(redis_u
         await client.aclose()
 
 
-async def test_two_processes_share_one_send_rate(clients: list[aioredis.Redis | None]) -> None:
+async def test_two_processes_share_one_send_rate(clients: Clients) -> None:
     """Two processes' pacers, 8 sends each to their own chats at once, at 50 a second for the
     bot: with Redis the 16 sends take the whole bot's schedule (>= 15 gaps); each process
     pacing alone (memory) would fit them in half the time, which is what it measures there."""
     gap = 0.02
-    pacers = [
-        Pacer(0.0, 1 / gap, shared=live_state(client, BOT)[2])
-        for client in (clients if clients[0] is not None else [None, None])
-    ]
+    pacers = [Pacer(0.0, 1 / gap, shared=live_state(client, BOT)[2]) for client in clients]
     stamps: list[float] = []
 
     async def send(pacer: Pacer, chat: int) -> None:
@@ -150,7 +137,7 @@ async def test_two_processes_share_one_send_rate(clients: list[aioredis.Redis | 
         assert spread >= 15 * gap * 0.95
 
 
-async def test_two_processes_keep_one_chats_interval(clients: list[aioredis.Redis | None]) -> None:
+async def test_two_processes_keep_one_chats_interval(clients: Clients) -> None:
     """An agent's message from one process and the bot's replies from another, to one chat:
     with Redis their sends start at least the chat's interval apart; each process pacing alone
     (memory) sends its first message at once, side by side."""

@@ -5,19 +5,19 @@ same one in memory, two clients of one Redis."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from dataclasses import replace
 from datetime import UTC, datetime
-
-import pytest
-import redis.asyncio as aioredis
 
 from bot.channels.voice import redis_keys
 from bot.channels.voice.calls import CALL_TTL_SECONDS, CallState, CallStore, MemoryCallStore
 from bot.channels.voice.calls_redis import RedisCallStore
 from bot.dialogue.messages import Button, Link, Reply
 from crm_store.enums import Channel
-from tests.contract.routing_fixture import live_url_fixture  # noqa: F401
+from tests.contract.routing_fixture import (  # noqa: F401
+    Clients,
+    clients_fixture,
+    live_url_fixture,
+)
 
 FRESH = CallState("CA1", Channel.PHONE, "+447700900001", "+447700900001")
 FULL = CallState(
@@ -39,28 +39,17 @@ FULL = CallState(
 )
 
 
-@pytest.fixture
-async def clients(live_url: str | None) -> AsyncIterator[list[aioredis.Redis]]:
-    if live_url is None:
-        yield []
-        return
-    made = [aioredis.Redis.from_url(live_url) for _ in range(2)]
-    try:
-        yield made
-    finally:
-        for client in made:
-            await client.aclose()
-
-
-def stores(clients: list[aioredis.Redis], ttl: float = CALL_TTL_SECONDS) -> list[CallStore]:
+def stores(clients: Clients, ttl: float = CALL_TTL_SECONDS) -> list[CallStore]:
     """Two processes' views of the calls."""
-    if not clients:
+    if clients[0] is None:
         memory = MemoryCallStore(ttl_seconds=ttl)
         return [memory, memory]
-    return [RedisCallStore(client, ttl_seconds=ttl) for client in clients]
+    return [RedisCallStore(client, ttl_seconds=ttl) for client in clients if client]
 
 
-async def test_a_call_starts_fresh_and_keeps_its_changes(clients: list[aioredis.Redis]) -> None:
+async def test_a_call_starts_fresh_and_keeps_its_changes(
+    clients: Clients,
+) -> None:
     one, two = stores(clients)
     assert await one.load("CA1") is None
     before, after = await one.update(FRESH, lambda s: replace(s, step=s.step + 1))
@@ -71,7 +60,7 @@ async def test_a_call_starts_fresh_and_keeps_its_changes(clients: list[aioredis.
     assert await one.load("CA1") == replace(FRESH, step=1, silences=1)
 
 
-async def test_every_field_survives_the_trip(clients: list[aioredis.Redis]) -> None:
+async def test_every_field_survives_the_trip(clients: Clients) -> None:
     one, two = stores(clients)
     await one.update(FULL, lambda s: s)
     assert await two.load("CA2") == FULL
@@ -79,7 +68,7 @@ async def test_every_field_survives_the_trip(clients: list[aioredis.Redis]) -> N
 
 
 async def test_concurrent_changes_from_two_processes_are_all_applied(
-    clients: list[aioredis.Redis],
+    clients: Clients,
 ) -> None:
     one, two = stores(clients)
     runs = 40
@@ -95,7 +84,7 @@ async def test_concurrent_changes_from_two_processes_are_all_applied(
 
 
 async def test_a_change_is_acted_on_once_however_many_processes_race(
-    clients: list[aioredis.Redis],
+    clients: Clients,
 ) -> None:
     """The status callback's pattern: only the update that set final_status sees it unset."""
     one, two = stores(clients)
@@ -108,7 +97,9 @@ async def test_a_change_is_acted_on_once_however_many_processes_race(
     assert len(firsts) == 1
 
 
-async def test_answers_are_remembered_per_idempotency_key(clients: list[aioredis.Redis]) -> None:
+async def test_answers_are_remembered_per_idempotency_key(
+    clients: Clients,
+) -> None:
     one, two = stores(clients)
     assert await two.answer_for("token-1") is None
     await one.remember_answer("token-1", "<Response><Say>Hello</Say></Response>")
@@ -116,7 +107,7 @@ async def test_answers_are_remembered_per_idempotency_key(clients: list[aioredis
     assert await two.answer_for("token-2") is None
 
 
-async def test_calls_and_answers_expire(clients: list[aioredis.Redis]) -> None:
+async def test_calls_and_answers_expire(clients: Clients) -> None:
     one, two = stores(clients, ttl=0.2)
     await one.update(FRESH, lambda s: s)
     await one.remember_answer("token-1", "<Response/>")
@@ -125,17 +116,16 @@ async def test_calls_and_answers_expire(clients: list[aioredis.Redis]) -> None:
     assert await two.answer_for("token-1") is None
 
 
-async def test_every_redis_key_has_the_call_ttl(
-    live_url: str | None, clients: list[aioredis.Redis]
-) -> None:
+async def test_every_redis_key_has_the_call_ttl(live_url: str | None, clients: Clients) -> None:
     one, _ = stores(clients)
     await one.update(FRESH, lambda s: s)
     await one.remember_answer("token-1", "<Response/>")
     assert await one.load("CA1") == FRESH
-    if not clients:
+    client = clients[0]
+    if client is None:
         return
-    found = sorted([key async for key in clients[0].scan_iter(match=f"{redis_keys.PREFIX}*")])
+    found = sorted([key async for key in client.scan_iter(match=f"{redis_keys.PREFIX}*")])
     assert found == [b"fd:voice:answer:token-1", b"fd:voice:call:CA1"]
     for key in found:
-        left = await clients[0].pttl(key)
+        left = await client.pttl(key)
         assert CALL_TTL_SECONDS * 1000 - 60_000 < left <= CALL_TTL_SECONDS * 1000, key

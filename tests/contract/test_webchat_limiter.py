@@ -6,34 +6,19 @@ Redis. Refill is only checked after more than enough time has passed (never "not
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
-
-import pytest
-import redis.asyncio as aioredis
 
 from bot.channels.webchat import redis_keys
 from bot.channels.webchat.limiter import RateLimiter, rate_limiter
-from tests.contract.routing_fixture import live_url_fixture  # noqa: F401
+from tests.contract.routing_fixture import (  # noqa: F401
+    Clients,
+    clients_fixture,
+    live_url_fixture,
+)
 
 CID = "web:anon-visitor-1"
 
 
-@pytest.fixture
-async def clients(live_url: str | None) -> AsyncIterator[list[aioredis.Redis | None]]:
-    if live_url is None:
-        yield [None, None]
-        return
-    made = [aioredis.Redis.from_url(live_url) for _ in range(2)]
-    try:
-        yield list(made)
-    finally:
-        for client in made:
-            await client.aclose()
-
-
-def limiters(
-    clients: list[aioredis.Redis | None], capacity: int, period: float
-) -> list[RateLimiter]:
+def limiters(clients: Clients, capacity: int, period: float) -> list[RateLimiter]:
     if clients[0] is None:
         shared = rate_limiter(None, capacity, period)
         return [shared, shared]
@@ -41,7 +26,7 @@ def limiters(
 
 
 async def test_a_conversation_gets_its_capacity_then_is_refused(
-    clients: list[aioredis.Redis | None],
+    clients: Clients,
 ) -> None:
     one, two = limiters(clients, capacity=3, period=3600)
     assert [await one.allow(CID) for _ in range(3)] == [True] * 3
@@ -51,7 +36,7 @@ async def test_a_conversation_gets_its_capacity_then_is_refused(
 
 
 async def test_the_bucket_shares_its_tokens_between_processes(
-    clients: list[aioredis.Redis | None],
+    clients: Clients,
 ) -> None:
     one, two = limiters(clients, capacity=4, period=3600)
     assert await one.allow(CID) and await two.allow(CID)
@@ -60,14 +45,14 @@ async def test_the_bucket_shares_its_tokens_between_processes(
 
 
 async def test_racing_messages_never_exceed_the_capacity(
-    clients: list[aioredis.Redis | None],
+    clients: Clients,
 ) -> None:
     one, two = limiters(clients, capacity=5, period=3600)
     allowed = await asyncio.gather(*(limiter.allow(CID) for limiter in (one, two) * 15))
     assert allowed.count(True) == 5
 
 
-async def test_the_bucket_refills_over_its_period(clients: list[aioredis.Redis | None]) -> None:
+async def test_the_bucket_refills_over_its_period(clients: Clients) -> None:
     one, two = limiters(clients, capacity=2, period=0.2)
     taken = 0
     while await one.allow(CID):  # empty the bucket (a slow machine may see a refill meanwhile)
@@ -78,9 +63,7 @@ async def test_the_bucket_refills_over_its_period(clients: list[aioredis.Redis |
     assert await two.allow(CID) and await one.allow(CID)
 
 
-async def test_a_bucket_key_lives_one_period(
-    live_url: str | None, clients: list[aioredis.Redis | None]
-) -> None:
+async def test_a_bucket_key_lives_one_period(live_url: str | None, clients: Clients) -> None:
     one, _ = limiters(clients, capacity=2, period=60)
     assert await one.allow(CID)
     if live_url is None:

@@ -29,6 +29,7 @@ from bot.channels.identity import sign
 from bot.channels.webchat import WebchatChannel
 from bot.channels.webchat.fanout import CHANNEL
 from bot.config import Settings
+from bot.config import WebchatChannel as WebchatSettings
 from bot.config_loader import load_settings
 from bot.dialogue.messages import Reply
 from bot.dialogue_setup import Dialogue, load_knowledge, open_dialogue, templates_of
@@ -59,8 +60,13 @@ class Server:
 
 
 async def start_server(
-    stack: AsyncExitStack, settings: Settings, store: CrmStore, redis_url: str | None
+    stack: AsyncExitStack,
+    settings: Settings,
+    store: CrmStore,
+    redis_url: str | None,
+    chat: WebchatSettings | None = None,
 ) -> Server:
+    """One server on `store`, sharing the Redis of `redis_url` (None: memory, alone)."""
     knowledge = load_knowledge(settings)
     dialogue = await stack.enter_async_context(
         open_dialogue(
@@ -73,7 +79,7 @@ async def start_server(
         redis = aioredis.Redis.from_url(redis_url, client_name=name)
         stack.push_async_callback(redis.aclose)
     channel = WebchatChannel(
-        chat_settings(), business="Lindenhof Clinic", templates=templates_of(settings)
+        chat or chat_settings(), business="Lindenhof Clinic", templates=templates_of(settings)
     )
     host = ChannelHost(
         dialogue.engine.handle,

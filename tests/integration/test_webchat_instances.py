@@ -12,95 +12,42 @@ from contextlib import AsyncExitStack
 from datetime import timedelta
 
 import pytest
-import redis.asyncio as aioredis
-from aiohttp import web
-from aiohttp.test_utils import TestClient, TestServer
 
-from bot.channels.host import ChannelHost
-from bot.channels.identity import sign
-from bot.channels.webchat import WebchatChannel
-from bot.config import Settings
 from bot.config_loader import load_settings
-from bot.dialogue_setup import load_knowledge, open_dialogue, templates_of
 from crm_store.store import CrmStore
-from tests.dialogue_support import ROOT, RuleInterpreter
-from tests.integration.test_webchat import SECRET, Socket, chat_settings, connect
+from tests.dialogue_support import ROOT
+from tests.integration.test_webchat import chat_settings
+from tests.integration.test_webchat_fanout import Server, start_server
 
 pytestmark = pytest.mark.redis
-PROOF = {"user_id": "anna", "hash": sign("anna", SECRET)}
 LIMIT = 3
 
 
-async def start(stack: AsyncExitStack, settings: Settings, store: CrmStore) -> TestClient:
-    assert settings.stores.redis_url is not None
-    redis = aioredis.Redis.from_url(settings.stores.redis_url)
-    stack.push_async_callback(redis.aclose)
-    dialogue = await stack.enter_async_context(
-        open_dialogue(
-            settings,
-            RuleInterpreter(),
-            store=store,
-            clock=store.clock,
-            knowledge=load_knowledge(settings),
-        )
-    )
-    channel = WebchatChannel(
-        chat_settings(rate_limit_messages=LIMIT, rate_limit_period=timedelta(hours=1)),
-        business="Lindenhof Clinic",
-        templates=templates_of(settings),
-    )
-    host = ChannelHost(
-        dialogue.engine.handle,
-        dialogue.live.outbound,
-        dialogue.store,
-        dialogue.routing,
-        store.clock,
-        redis,
-    )
-
-    async def running(app: web.Application) -> AsyncIterator[None]:
-        async with channel.running(host):
-            yield
-
-    app = web.Application()
-    app.add_routes(channel.routes())
-    app.cleanup_ctx.append(running)
-    client = TestClient(TestServer(app))
-    await client.start_server()
-    stack.push_async_callback(client.close)
-    return client
-
-
 @pytest.fixture
-async def instances(store: CrmStore, redis_url: str) -> AsyncIterator[tuple[TestClient, ...]]:
+async def instances(store: CrmStore, redis_url: str) -> AsyncIterator[tuple[Server, ...]]:
     settings = load_settings(
         ROOT / "config.yml",
         {"FRONTDESK_DATABASE_URL": "sqlite+aiosqlite://", "FRONTDESK_REDIS_URL": redis_url},
     )
+    chat = chat_settings(rate_limit_messages=LIMIT, rate_limit_period=timedelta(hours=1))
     async with AsyncExitStack() as stack:
-        yield await start(stack, settings, store), await start(stack, settings, store)
-
-
-async def anna(client: TestClient) -> Socket:
-    sock = await connect(client)
-    await sock.hello(identity=PROOF)
-    return sock
+        yield tuple([await start_server(stack, settings, store, redis_url, chat) for _ in "12"])
 
 
 async def test_reconnecting_to_another_instance_does_not_refill_the_bucket(
-    instances: tuple[TestClient, ...],
+    instances: tuple[Server, ...],
 ) -> None:
     one, two = instances
-    first = await anna(one)
+    first = await one.socket()
     for i in range(LIMIT - 1):
         assert (await first.say(f"rate-a-00000{i}", "thanks"))[-1]["type"] == "ack"
     await first.ws.close()
 
-    again = await anna(two)  # the widget reconnects; the balancer picks the other instance
+    again = await two.socket()  # the widget reconnects; the balancer picks the other instance
     assert (await again.say("rate-b-000000", "thanks"))[-1]["type"] == "ack"
     (refused,) = await again.say("rate-b-000001", "thanks")
     assert refused["code"] == "rate_limited"
 
-    tab = await anna(one)  # a tab on each instance: still one bucket
+    tab = await one.socket()  # a tab on each instance: still one bucket
     (refused,) = await tab.say("rate-c-000000", "thanks")
     assert refused["code"] == "rate_limited"
