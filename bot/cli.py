@@ -8,6 +8,7 @@ import getpass
 import json
 import logging
 import os
+import signal
 import sys
 from collections.abc import Callable, Coroutine, Sequence
 from pathlib import Path
@@ -144,15 +145,41 @@ async def run_server(settings: Settings, args: argparse.Namespace) -> int:
 
     host = args.host or settings.server.host
     port = args.port or settings.server.port
-    runner = web.AppRunner(build_app(settings), access_log=None)
+    grace = settings.server.shutdown_grace
+    runner = web.AppRunner(build_app(settings), access_log=None, shutdown_timeout=grace)
     await runner.setup()  # opens the stores: unreachable or out-of-date ones stop us here
     try:
         await web.TCPSite(runner, host, port).start()
         print(f"Frontdesk for {settings.business.name} on http://{host}:{port}", flush=True)
-        await asyncio.Event().wait()
+        received = await stop_signal()
+        log.info("%s: stopping; requests in flight get up to %g s", received, grace)
     finally:
+        # no new connections (a load balancer moves on to another instance), chat sockets
+        # closed as "going away" (the widgets reconnect), requests in flight finished, then
+        # the stores closed
         await runner.cleanup()
+    log.info("stopped")
     return 0
+
+
+async def stop_signal() -> str:
+    """Wait for SIGTERM (docker stop, systemd, a rolling deploy) or SIGINT (Ctrl-C); its name.
+    Once one has come, the default handlers are back: a second one stops the process at once."""
+    loop = asyncio.get_running_loop()
+    received: asyncio.Future[str] = loop.create_future()
+
+    def receive(name: str) -> None:
+        if not received.done():  # two at once: the first counts
+            received.set_result(name)
+
+    signals = (signal.SIGTERM, signal.SIGINT)
+    for number in signals:
+        loop.add_signal_handler(number, receive, number.name)
+    try:
+        return await received
+    finally:
+        for number in signals:
+            loop.remove_signal_handler(number)
 
 
 def event_loop_factory(handler: Command) -> Callable[[], asyncio.AbstractEventLoop] | None:

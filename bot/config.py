@@ -138,6 +138,8 @@ class ServerSettings(_Model):
     port: int = Field(default=8080, ge=1, le=65535)
     public_url: WebUrl = "http://localhost:8080"
     max_body_bytes: int = Field(default=65536, gt=0)
+    # on SIGTERM or Ctrl-C: how long requests already in flight may take to finish
+    shutdown_grace: float = Field(default=20.0, ge=0, le=600)  # seconds
 
 
 class RestChannel(_Model):

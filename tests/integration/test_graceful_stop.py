@@ -1,0 +1,70 @@
+"""`frontdesk run` stops gracefully on SIGTERM (docker stop, a rolling deploy): it takes no new
+connection, tells the open chat sockets it is going away (the widgets reconnect elsewhere),
+finishes the request in flight and exits 0.
+
+The request is held in flight by the test itself: it takes the conversation's lock in Redis
+first, so the server's turn waits for it, and lets it go only after the signal.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import signal
+import uuid
+from pathlib import Path
+
+import aiohttp
+import pytest
+import redis.asyncio as aioredis
+
+from bot.bench_e2e import wait_until_up
+from bot.dialogue.lock import RedisConversationLock
+from tests.integration.servers import inbound_texts, running_servers, server_env
+
+pytestmark = pytest.mark.redis
+ORIGIN = "http://localhost:8080"  # config.yml's channels.webchat.allowed_origins
+
+
+async def refused(url: str) -> bool:
+    try:
+        async with aiohttp.ClientSession() as session, session.get(f"{url}/healthz"):
+            return False
+    except aiohttp.ClientConnectionError:
+        return True
+
+
+async def test_sigterm_finishes_the_request_in_flight_and_exits_0(
+    postgres_url: str, redis_url: str, nlu_model: str, tmp_path: Path
+) -> None:
+    sender = f"stopping-{uuid.uuid4().hex[:8]}"
+    env = server_env(postgres_url, redis_url, nlu_model)
+    redis = aioredis.Redis.from_url(redis_url)
+    lock = RedisConversationLock(redis)
+    with running_servers(env, tmp_path, 1) as (server,):
+        await wait_until_up(server.url, within=90)
+        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30)) as session:
+            chat = await session.ws_connect(f"{server.url}/webchat/ws", headers={"Origin": ORIGIN})
+            await chat.send_json({"type": "hello"})
+            assert json.loads((await chat.receive(timeout=10)).data)["type"] == "welcome"
+            async with lock.hold(f"rest:{sender}"):
+                body = {"sender": sender, "message": "hello there"}
+                in_flight = asyncio.create_task(
+                    session.post(f"{server.url}/webhooks/rest/webhook", json=body)
+                )
+                await asyncio.sleep(1.0)  # the turn is waiting for the lock
+                assert not in_flight.done()
+                server.process.send_signal(signal.SIGTERM)
+                closed = await chat.receive(timeout=10)
+                assert (closed.type, closed.data) == (aiohttp.WSMsgType.CLOSE, 1001)
+                assert await refused(server.url)  # a balancer moves on to another instance
+                assert server.process.poll() is None  # still finishing what it took
+            response = await in_flight  # the lock is free: the turn goes on
+            assert response.status == 200
+            replies = await response.json()
+        assert replies and replies[0]["recipient_id"] == sender
+        assert await asyncio.to_thread(server.process.wait, 20) == 0
+    await redis.aclose()
+    assert await inbound_texts(postgres_url, sender) == ["hello there"]
+    log = (tmp_path / f"server-{server.port}.log").read_text()
+    assert "SIGTERM: stopping" in log and "stopped" in log, log[-2000:]
