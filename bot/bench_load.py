@@ -7,9 +7,10 @@ The load generator keeps `conversations` conversations going at once over one ke
 session; each conversation is sequential (a customer waits for the answer before writing again)
 and its messages go to the given URLs in turn (a round-robin load balancer). The mix: small talk,
 a booking by buttons with a confirmation, advice questions, a signed-in customer listing their
-appointments. With a `rate`, messages go out on a fixed schedule of that many a second instead
-(each conversation still waits for its answer), which gives the latency at a given load rather
-than at saturation. It imports nothing heavy, so that it costs the machine as little as it can.
+appointments. Every message carries an id of its own, as a real channel's do. With a `rate`,
+messages go out on a fixed schedule of that many a second instead (each conversation still
+waits for its answer), which gives the latency at a given load rather than at saturation. It
+imports nothing heavy, so that it costs the machine as little as it can.
 """
 
 from __future__ import annotations
@@ -106,12 +107,14 @@ def conversation(spec: Spec, worker: int, round_: int) -> tuple[str, tuple[str, 
     return spec.web_ids[worker % len(spec.web_ids)], LISTING, True
 
 
-def body(spec: Spec, sender: str, text: str, signed: bool) -> bytes:
-    data: dict[str, Any] = {"sender": sender, "message": text}
+def body(spec: Spec, sender: str, text: str, signed: bool, message_id: str) -> bytes:
+    """A REST message with its id, as the web chat, Telegram and the phone line always send one
+    (the server stores it with the replies, so that a retry is answered once)."""
+    metadata: dict[str, Any] = {"message_id": message_id}
     if signed:
         digest = hmac.new(spec.secret.encode(), sender.encode(), hashlib.sha256).hexdigest()
-        data["metadata"] = {"identity": {"user_id": sender, "hash": digest}}
-    return json.dumps(data).encode()
+        metadata["identity"] = {"user_id": sender, "hash": digest}
+    return json.dumps({"sender": sender, "message": text, "metadata": metadata}).encode()
 
 
 async def post(session: aiohttp.ClientSession, url: str, data: bytes) -> str:
@@ -135,9 +138,10 @@ async def drive(session: aiohttp.ClientSession, spec: Spec, tally: Tally, worker
                 return
             tally.left -= 1
             url = spec.urls[(worker + sent) % len(spec.urls)] + PATH
+            message_id = f"{spec.run_id}-{worker}-{sent}"
             sent += 1
             started = await tally.due(spec.rate)
-            status = await post(session, url, body(spec, sender, text, signed))
+            status = await post(session, url, body(spec, sender, text, signed, message_id))
             tally.latencies_ms.append((time.perf_counter() - started) * 1000)
             if status != "200":
                 tally.errors[status] += 1

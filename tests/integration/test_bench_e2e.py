@@ -38,8 +38,9 @@ def test_the_mix_covers_every_kind_and_signs_listing_customers() -> None:
     assert {"/affirm", "/list_appointments", "what can you do?"} <= texts
     assert any("gums" in text for text in texts)
     (signed,) = [(sender, script) for sender, script, signed in seen if signed]
-    sent = json.loads(body(spec, signed[0], signed[1][0], True))
+    sent = json.loads(body(spec, signed[0], signed[1][0], True, "bench-3-0"))
     assert verified_user_id(sent["metadata"]["identity"], SecretStr("s3")) == signed[0]
+    assert sent["metadata"]["message_id"] == "bench-3-0"
     anonymous = [sender for sender, _, signed in seen if not signed]
     assert len(set(anonymous)) == 3 and all(s.startswith("bench-") for s in anonymous)
 
