@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import getpass
+import io
 import os
 import random
 import re
@@ -17,6 +18,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -26,6 +28,7 @@ from typing import IO, Any
 import aiohttp
 from sqlalchemy import select
 
+from bot.cli import main
 from crm_store import models as m
 from crm_store.database import Database, create_engine
 from crm_store.enums import Channel, Direction
@@ -201,6 +204,25 @@ async def inbound_by_sender(database_url: str, senders: list[str]) -> dict[str, 
 
 AGENT_SKILLS = ("reception", "booking", "billing", "nursing", "triage")
 PASSWORD = "correct horse battery staple"
+
+
+def create_agents(env: dict[str, str], count: int) -> list[str]:
+    """`count` desk agents with every skill and PASSWORD, through `frontdesk agent create`."""
+    run = uuid.uuid4().hex[:6]
+    names = [f"agent-{run}-{i}" for i in range(count)]
+    skills = [arg for skill in AGENT_SKILLS for arg in ("--skill", skill)]
+    config = ["--config", str(ROOT / "config.yml")]
+    # the clinic's services and practitioners (other tests may have emptied the database)
+    assert main([*config, "demo", "seed", "--customers", "0"], environ=env) == 0
+    saved = sys.stdin
+    try:
+        for name in names:
+            sys.stdin = io.StringIO(f"{PASSWORD}\n")
+            argv = [*config, "agent", "create", name, *skills, "--password-stdin"]
+            assert main(argv, environ=env) == 0
+    finally:
+        sys.stdin = saved
+    return names
 
 
 class DeskAgent:

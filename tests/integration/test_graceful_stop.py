@@ -1,6 +1,7 @@
 """`frontdesk run` stops gracefully on SIGTERM (docker stop, a rolling deploy): it takes no new
-connection, tells the open chat sockets it is going away (the widgets reconnect elsewhere),
-finishes the request in flight and exits 0.
+connection, tells the open chat sockets it is going away (the widgets reconnect elsewhere), ends
+the desk's live streams, finishes the request in flight and exits 0, without waiting out its
+grace period for the long-lived connections.
 
 The request is held in flight by the test itself: it takes the conversation's lock in Redis
 first, so the server's turn waits for it, and lets it go only after the signal.
@@ -11,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import json
 import signal
+import time
 import uuid
 from pathlib import Path
 
@@ -20,7 +22,13 @@ import redis.asyncio as aioredis
 
 from bot.bench_e2e import wait_until_up
 from bot.dialogue.lock import RedisConversationLock
-from tests.integration.servers import inbound_texts, running_servers, server_env
+from tests.integration.servers import (
+    DeskAgent,
+    create_agents,
+    inbound_texts,
+    running_servers,
+    server_env,
+)
 
 pytestmark = pytest.mark.redis
 ORIGIN = "http://localhost:8080"  # config.yml's channels.webchat.allowed_origins
@@ -39,11 +47,17 @@ async def test_sigterm_finishes_the_request_in_flight_and_exits_0(
 ) -> None:
     sender = f"stopping-{uuid.uuid4().hex[:8]}"
     env = server_env(postgres_url, redis_url, nlu_model)
+    (username,) = await asyncio.to_thread(create_agents, env, 1)
     redis = aioredis.Redis.from_url(redis_url)
     lock = RedisConversationLock(redis)
+    timeout = aiohttp.ClientTimeout(total=30)
     with running_servers(env, tmp_path, 1) as (server,):
         await wait_until_up(server.url, within=90)
-        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30)) as session:
+        agent = DeskAgent(username, server.url, [], timeout)
+        await agent.sign_in()
+        live = await agent.session.get(f"{server.url}/desk/api/events")  # the desk's stream
+        assert live.status == 200
+        async with aiohttp.ClientSession(timeout=timeout) as session:
             chat = await session.ws_connect(f"{server.url}/webchat/ws", headers={"Origin": ORIGIN})
             await chat.send_json({"type": "hello"})
             assert json.loads((await chat.receive(timeout=10)).data)["type"] == "welcome"
@@ -59,12 +73,17 @@ async def test_sigterm_finishes_the_request_in_flight_and_exits_0(
                 assert (closed.type, closed.data) == (aiohttp.WSMsgType.CLOSE, 1001)
                 assert await refused(server.url)  # a balancer moves on to another instance
                 assert server.process.poll() is None  # still finishing what it took
+            released = time.monotonic()
             response = await in_flight  # the lock is free: the turn goes on
             assert response.status == 200
             replies = await response.json()
-        assert replies and replies[0]["recipient_id"] == sender
+        await asyncio.wait_for(live.read(), 10)  # the stream ended
         assert await asyncio.to_thread(server.process.wait, 20) == 0
+        # well inside the 20 s grace: no socket or stream held the stop up
+        assert time.monotonic() - released < 8
+        await agent.close()
     await redis.aclose()
+    assert replies and replies[0]["recipient_id"] == sender
     assert await inbound_texts(postgres_url, sender) == ["hello there"]
     log = (tmp_path / f"server-{server.port}.log").read_text()
     assert "SIGTERM: stopping" in log and "stopped" in log, log[-2000:]

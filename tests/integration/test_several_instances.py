@@ -14,9 +14,7 @@ inbound messages are exactly those sent, once each, in order; every ticket was a
 from __future__ import annotations
 
 import asyncio
-import io
 import random
-import sys
 import time
 import uuid
 from collections.abc import Iterator
@@ -26,15 +24,13 @@ import aiohttp
 import pytest
 
 from bot.bench_e2e import wait_until_up
-from bot.cli import main
 from crm_store.database import Database, create_engine
-from tests.conftest import ROOT, truncate_postgres
+from tests.conftest import truncate_postgres
 from tests.integration.servers import (
-    AGENT_SKILLS,
-    PASSWORD,
     DeskAgent,
     Server,
     TicketRecord,
+    create_agents,
     inbound_by_sender,
     running_nginx,
     running_servers,
@@ -86,24 +82,6 @@ async def empty(url: str) -> None:
         await truncate_postgres(database)
     finally:
         await database.close()
-
-
-def create_agents(env: dict[str, str], count: int) -> list[str]:
-    run = uuid.uuid4().hex[:6]
-    names = [f"agent-{run}-{i}" for i in range(count)]
-    skills = [arg for skill in AGENT_SKILLS for arg in ("--skill", skill)]
-    config = ["--config", str(ROOT / "config.yml")]
-    # the clinic's services and practitioners (other tests may have emptied the database)
-    assert main([*config, "demo", "seed", "--customers", "0"], environ=env) == 0
-    saved = sys.stdin
-    try:
-        for name in names:
-            sys.stdin = io.StringIO(f"{PASSWORD}\n")
-            argv = [*config, "agent", "create", name, *skills, "--password-stdin"]
-            assert main(argv, environ=env) == 0
-    finally:
-        sys.stdin = saved
-    return names
 
 
 class Customers:
