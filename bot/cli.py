@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import getpass
 import json
 import logging
@@ -148,6 +149,11 @@ async def run_server(settings: Settings, args: argparse.Namespace) -> int:
     grace = settings.server.shutdown_grace
     runner = web.AppRunner(build_app(settings), access_log=None, shutdown_timeout=grace)
     await runner.setup()  # opens the stores: unreachable or out-of-date ones stop us here
+    # What start-up built (the NLU model, the SQL metadata, the templates) lives as long as the
+    # process: out of the collector's sight, each collection walks only what requests made.
+    # Measured under `bench e2e`: 0.16-0.20 s of collection per server instead of 0.33-0.42 s.
+    gc.collect()
+    gc.freeze()
     try:
         await web.TCPSite(runner, host, port).start()
         print(f"Frontdesk for {settings.business.name} on http://{host}:{port}", flush=True)
