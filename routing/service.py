@@ -170,10 +170,7 @@ class RoutingService:
         data: dict[str, str] = {"text": text} if text is not None else {}
         if message_id is not None:
             data["message_id"] = message_id  # the channels cut it to 128 characters
-            if any(
-                event.kind is K.CUSTOMER_MESSAGE and event.data.get("message_id") == message_id
-                for event in await self.store.events(ticket_id)
-            ):
+            if await self.store.has_customer_message(ticket_id, message_id):
                 return await self.store.get(ticket_id)
         for _attempt in range(2):
             ticket = await self.store.get(ticket_id)

@@ -65,6 +65,10 @@ class TicketStore(Protocol):
 
     async def events(self, ticket_id: int) -> list[TicketEvent]: ...
 
+    async def has_customer_message(self, ticket_id: int, message_id: str) -> bool:
+        """Whether the customer's message with this channel message id is on the ticket."""
+        ...
+
     async def apply(
         self,
         ticket_id: int,
@@ -173,6 +177,15 @@ class SqlTicketStore:
         query = select(EVENTS).where(EVENTS.c.ticket_id == ticket_id).order_by(EVENTS.c.seq)
         async with self._db.transaction() as session:
             return [event_of(row) for row in await session.execute(query)]
+
+    async def has_customer_message(self, ticket_id: int, message_id: str) -> bool:
+        query = select(EVENTS.c.id).where(
+            EVENTS.c.ticket_id == ticket_id,
+            EVENTS.c.kind == EventKind.CUSTOMER_MESSAGE.value,
+            EVENTS.c.data["message_id"].as_string() == message_id,
+        )
+        async with self._db.statement() as connection:
+            return (await connection.execute(query.limit(1))).first() is not None
 
     async def apply(
         self,

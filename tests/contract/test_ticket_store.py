@@ -249,3 +249,17 @@ def test_the_stored_vocabulary_matches_routing() -> None:
     assert tuple(s.value for s in S) == m.TICKET_STATUSES
     assert tuple(u.value for u in Urgency) == m.TICKET_URGENCIES
     assert max(len(k.value) for k in EventKind) <= 32
+
+
+async def test_a_customer_message_is_found_by_its_message_id(tickets, people) -> None:
+    customer, agents = people
+    one = await ticket_in(tickets, customer, agents[0], S.ASSIGNED)
+    other = await ticket_in(tickets, customer, agents[1], S.ASSIGNED)
+    message = Step(K.CUSTOMER_MESSAGE, {"text": "it still hurts", "message_id": "m1"})
+    await tickets.apply(one, [message], at=T0, actor="customer")
+    note = Step(K.AGENT_MESSAGE, {"text": "noted", "message_id": "m2", "agent_id": agents[0]})
+    await tickets.apply(one, [note], at=T0, actor="agent")
+    assert await tickets.has_customer_message(one, "m1")
+    assert not await tickets.has_customer_message(one, "m2")  # the agent's, not the customer's
+    assert not await tickets.has_customer_message(one, "m3")
+    assert not await tickets.has_customer_message(other, "m1")  # another ticket's
