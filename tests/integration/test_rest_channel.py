@@ -38,9 +38,16 @@ async def serving(store: CrmStore) -> AsyncIterator[tuple[Dialogue, TestClient]]
             yield bot, client
 
 
-def crash_the_next_close(store: CrmStore, monkeypatch: pytest.MonkeyPatch) -> None:
-    """The next turn's own commit fails, once: the process died or the database went away
-    after the flow's side effects had committed."""
+async def say_and_crash(
+    client: TestClient,
+    store: CrmStore,
+    monkeypatch: pytest.MonkeyPatch,
+    sender: str,
+    text: str,
+    **metadata: object,
+) -> None:
+    """Send a message whose turn's own commit fails (the process died or the database went
+    away after the flow's side effects had committed): the client gets a 503."""
     real_close = store.turns.close
 
     async def crash_once(*args: object, **kwargs: object) -> None:
@@ -48,6 +55,9 @@ def crash_the_next_close(store: CrmStore, monkeypatch: pytest.MonkeyPatch) -> No
         raise StoreUnavailable("the turn's commit never happened")
 
     monkeypatch.setattr(store.turns, "close", crash_once)
+    body = {"sender": sender, "message": text, "metadata": metadata}
+    response = await client.post(PATH, json=body)
+    assert response.status == 503, await response.text()
 
 
 @pytest.fixture
@@ -190,12 +200,7 @@ async def test_a_crash_after_the_booking_but_before_the_turn_commits_books_once(
         await say(client, "crash-2", '/choose_slot{"option": 1}', message_id="c2")
         asked = await say(client, "crash-2", "Robin Example", message_id="c3")
         assert "Shall I book" in asked[0]["text"], asked
-        crash_the_next_close(store, monkeypatch)
-        response = await client.post(
-            PATH,
-            json={"sender": "crash-2", "message": "/affirm", "metadata": {"message_id": "c4"}},
-        )
-        assert response.status == 503
+        await say_and_crash(client, store, monkeypatch, "crash-2", "/affirm", message_id="c4")
         done = await say(client, "crash-2", "/affirm", message_id="c4")
         assert "is booked" in done[0]["text"], done
         customer = await store.customers.find_by_identity(Channel.REST, "crash-2")
@@ -213,10 +218,9 @@ async def test_a_crash_after_the_cancellation_but_before_the_turn_commits_says_c
     async with serving(store) as (_bot, client):
         asked = await say(client, "anna", "/cancel_appointment", message_id="x1", **signed)
         assert "Cancel your Dental cleaning" in asked[0]["text"], asked
-        crash_the_next_close(store, monkeypatch)
-        body = {"sender": "anna", "message": "/affirm", "metadata": {"message_id": "x2"}}
-        body["metadata"] |= signed
-        assert (await client.post(PATH, json=body)).status == 503
+        await say_and_crash(
+            client, store, monkeypatch, "anna", "/affirm", message_id="x2", **signed
+        )
         done = await say(client, "anna", "/affirm", message_id="x2", **signed)
         assert "is cancelled" in done[0]["text"], done
         anna = await store.customers.find_by_identity(Channel.WEB, "anna")
@@ -229,13 +233,9 @@ async def test_a_crash_after_the_ticket_but_before_the_turn_commits_opens_one_ti
     """The ticket is queued, then the turn cannot commit: the retry takes up that ticket
     instead of queueing the customer a second time."""
     async with serving(store) as (bot, client):
-        crash_the_next_close(store, monkeypatch)
-        body = {
-            "sender": "crash-3",
-            "message": "/request_human",
-            "metadata": {"message_id": "h1"},
-        }
-        assert (await client.post(PATH, json=body)).status == 503
+        await say_and_crash(
+            client, store, monkeypatch, "crash-3", "/request_human", message_id="h1"
+        )
         again = await say(client, "crash-3", "/request_human", message_id="h1")
         tickets = await bot.routing.store.tickets(conversation_id="rest:crash-3")
         assert len(tickets) == 1
@@ -251,9 +251,9 @@ async def test_a_crash_after_the_message_reached_the_ticket_records_it_once(
     the retry does not show the agent the same message twice."""
     async with serving(store) as (bot, client):
         await say(client, "crash-4", "/request_human", message_id="m1")
-        crash_the_next_close(store, monkeypatch)
-        body = {"sender": "crash-4", "message": "it still hurts", "metadata": {"message_id": "m2"}}
-        assert (await client.post(PATH, json=body)).status == 503
+        await say_and_crash(
+            client, store, monkeypatch, "crash-4", "it still hurts", message_id="m2"
+        )
         await say(client, "crash-4", "it still hurts", message_id="m2")
         await say(client, "crash-4", "it still hurts", message_id="m3")  # said again: kept
         (ticket,) = await bot.routing.store.tickets(conversation_id="rest:crash-4")
@@ -269,9 +269,7 @@ async def test_a_crash_after_the_question_was_logged_logs_it_once(
     entry, so the gaps report counts the question once and "Was this helpful?" points at it."""
     question = "is it normal for my gums to bleed when I floss?"
     async with serving(store) as (_bot, client):
-        crash_the_next_close(store, monkeypatch)
-        body = {"sender": "crash-5", "message": question, "metadata": {"message_id": "q1"}}
-        assert (await client.post(PATH, json=body)).status == 503
+        await say_and_crash(client, store, monkeypatch, "crash-5", question, message_id="q1")
         replies = await say(client, "crash-5", question, message_id="q1")
         await say(client, "crash-5", question, message_id="q2")  # asked again: logged again
     async with store.database.transaction() as session:
