@@ -117,7 +117,12 @@ def _mount_desk(
         yield
 
     app.cleanup_ctx.insert(app.cleanup_ctx.index(before), timed_nlu_ctx)
-    mount(app, desk, lambda a: DeskHost(a[DIALOGUE].store, a[DIALOGUE].routing, a.get(REDIS)))
+
+    def host(a: web.Application) -> DeskHost:
+        dialogue = a[DIALOGUE]
+        return DeskHost(dialogue.store, dialogue.routing, a.get(REDIS), dialogue.engine.slots)
+
+    mount(app, desk, host)
     app[TRUSTED_PROXIES] = desk.config.trusted_proxies  # X-Forwarded-For from these only
 
 

@@ -140,6 +140,10 @@ class ServerSettings(_Model):
     max_body_bytes: int = Field(default=65536, gt=0)
     # on SIGTERM or Ctrl-C: how long requests already in flight may take to finish
     shutdown_grace: float = Field(default=20.0, ge=0, le=600)  # seconds
+    # turns (customer messages) one process works on at once; more wait for a place
+    max_turns: int = Field(default=32, ge=1, le=10_000)
+    # how long a message may wait for a place before the customer is told "busy, try again"
+    turn_wait: float = Field(default=1.0, ge=0, le=60)  # seconds
 
 
 class RestChannel(_Model):

@@ -17,6 +17,7 @@ from typing import Any
 import redis.asyncio as aioredis
 
 from bot.config import Settings
+from bot.dialogue.admission import TurnSlots
 from bot.dialogue.availability import SlotFinder
 from bot.dialogue.engine import DialogueEngine
 from bot.dialogue.flows import Flow
@@ -152,7 +153,8 @@ async def open_dialogue(
             routing=routing,
         )
         router = Router(flows(), fallback_threshold=settings.nlu.fallback_threshold)
-        engine = DialogueEngine(services, router, live.gate, live.outbound)
+        slots = TurnSlots(settings.server.max_turns, settings.server.turn_wait)
+        engine = DialogueEngine(services, router, live.gate, live.outbound, slots)
         if background:
             reminders = ReminderJob(
                 store, live.outbound, templates, before=settings.booking.reminder_before

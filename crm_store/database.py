@@ -9,6 +9,7 @@ from typing import Any
 
 from sqlalchemy import event, text
 from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import (
     AsyncConnection,
     AsyncEngine,
@@ -91,6 +92,8 @@ async def _translated() -> AsyncIterator[None]:
         raise
     except (OSError, ConnectionError) as exc:
         raise StoreUnavailable(f"database unreachable: {exc}") from exc
+    except PoolTimeout as exc:  # every connection of the pool busy for pool_timeout seconds
+        raise StoreUnavailable(f"no database connection free: {exc}") from exc
     except DBAPIError as exc:
         if is_unavailable(exc):
             raise StoreUnavailable(f"database unavailable: {exc.orig}") from exc

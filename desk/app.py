@@ -30,7 +30,7 @@ from desk.history import DeskHistory
 from desk.live import LiveEvents
 from desk.numbers import DeskNumbers
 from desk.pages import Pages
-from desk.parts import DeskParts, Runtime
+from desk.parts import DeskParts, Runtime, TurnLoad
 from desk.prometheus import Histogram, MetricsEndpoint, TimedInterpreter
 from desk.sessions import MemorySessionStore, RedisSessionStore, SessionStore
 from desk.throttle import FailureCounter, LoginThrottle, MemoryFailureCounter, RedisFailureCounter
@@ -44,6 +44,7 @@ class DeskHost:
     store: CrmStore
     routing: RoutingService
     redis: object | None = None  # a redis.asyncio.Redis when stores.redis_url is set
+    turns: TurnLoad | None = None  # the bot's count of turns in progress and turned away
 
 
 def live_state(redis: object | None) -> tuple[SessionStore, FailureCounter]:
@@ -91,6 +92,7 @@ class Desk:
             history=history,
             numbers=DeskNumbers(history, host.routing, self.config),
             clock=self.clock,
+            turns=host.turns,
         )
         self.live.start()
         self.runtime.start(parts)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Protocol
 
 from crm_store.clock import Clock
 from crm_store.store import CrmStore
@@ -18,6 +19,17 @@ from routing.queues import QueueBook
 from routing.service import RoutingService
 
 
+class TurnLoad(Protocol):
+    """This process's turns as the bot counts them (bot.dialogue.admission.TurnSlots)."""
+
+    @property
+    def limit(self) -> int: ...
+    @property
+    def in_progress(self) -> int: ...
+    @property
+    def refused(self) -> int: ...
+
+
 @dataclass(frozen=True)
 class DeskParts:
     config: DeskConfig
@@ -29,6 +41,7 @@ class DeskParts:
     history: DeskHistory
     numbers: DeskNumbers
     clock: Clock
+    turns: TurnLoad | None = None  # for GET /metrics
 
     @property
     def bus(self) -> DeskBus:

@@ -21,7 +21,7 @@ from aiohttp import web
 from desk.errors import DeskError
 from desk.guard import error_response, json_error
 from desk.numbers import Board
-from desk.parts import Runtime
+from desk.parts import Runtime, TurnLoad
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 NLU_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
@@ -107,7 +107,9 @@ class Exposition:
         return "\n".join(self._lines) + "\n"
 
 
-def render(board: Board, queues: Sequence[str], nlu: Histogram) -> str:
+def render(
+    board: Board, queues: Sequence[str], nlu: Histogram, turns: TurnLoad | None = None
+) -> str:
     out = Exposition()
     live, today = board.realtime, board.today
 
@@ -188,7 +190,30 @@ def render(board: Board, queues: Sequence[str], nlu: Histogram) -> str:
     out.histogram(
         "frontdesk_nlu_parse_seconds", "Time to understand one message (this process).", nlu
     )
+    if turns is not None:
+        _turns(out, turns)
     return out.text()
+
+
+def _turns(out: Exposition, turns: TurnLoad) -> None:
+    out.family(
+        "frontdesk_turns_in_progress",
+        "gauge",
+        "Customer messages this process is working on now.",
+        [({}, turns.in_progress)],
+    )
+    out.family(
+        "frontdesk_turns_limit",
+        "gauge",
+        "How many it works on at once at most (server.max_turns).",
+        [({}, turns.limit)],
+    )
+    out.family(
+        "frontdesk_turns_refused_total",
+        "counter",
+        "Messages answered 'busy, try again' because every place stayed taken (this process).",
+        [({}, turns.refused)],
+    )
 
 
 class MetricsEndpoint:
@@ -210,5 +235,5 @@ class MetricsEndpoint:
             if not hmac.compare_digest(sent.encode(), f"Bearer {token}".encode()):
                 return json_error(401, "a bearer token is required")
         board = await parts.numbers.board(parts.clock())
-        body = render(board, parts.queues.keys, self._nlu)
+        body = render(board, parts.queues.keys, self._nlu, parts.turns)
         return web.Response(body=body.encode(), headers={"Content-Type": CONTENT_TYPE})

@@ -13,9 +13,9 @@ from aiohttp import web
 from pydantic import SecretStr
 
 from bot.channels.identity import verified_user_id
-from bot.dialogue.lock import LockTimeout
+from bot.dialogue.admission import Busy, worth_logging
 from bot.dialogue.messages import InboundMessage, Reply
-from bot.http_errors import json_error
+from bot.http_errors import busy, json_error
 from crm_store.enums import Channel
 from crm_store.errors import InvalidInput, StoreUnavailable
 
@@ -98,7 +98,8 @@ class RestChannel:
             replies = await self._handle(inbound)
         except InvalidInput as exc:
             return json_error(400, str(exc))
-        except (StoreUnavailable, LockTimeout) as exc:
-            log.warning("503 for %s: %s: %s", inbound.conversation_id, type(exc).__name__, exc)
-            return json_error(503, "we are busy right now; please try again in a moment")
+        except (StoreUnavailable, Busy) as exc:
+            if worth_logging(exc):
+                log.warning("503 for %s: %s: %s", inbound.conversation_id, type(exc).__name__, exc)
+            return busy()
         return web.json_response([render(sender, reply) for reply in replies])

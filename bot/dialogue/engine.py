@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import unicodedata
 
+from bot.dialogue.admission import TurnSlots
 from bot.dialogue.gate import ConversationGate, Held
 from bot.dialogue.identity import NEW_CONTACT, recognise
 from bot.dialogue.messages import InboundMessage, Reply
@@ -37,11 +38,14 @@ class DialogueEngine:
         router: Router,
         gate: ConversationGate,
         outbound: ChannelOutbound | None = None,
+        slots: TurnSlots | None = None,
     ) -> None:
         self.services = services
         self.outbound = outbound
         self.router = router
         self._gate = gate
+        # how many turns this process takes on at once (server.max_turns); none given: no bound
+        self.slots = slots or TurnSlots(limit=1 << 30, wait=0)
 
     async def handle(self, message: InboundMessage) -> list[Reply]:
         """Process one message exactly once; a retried message id gets the same replies.
@@ -50,9 +54,15 @@ class DialogueEngine:
         the turn and written in the one that closes it, under the conversation's lock. The
         outbox messages the turn takes go out with its replies; if the turn does not commit,
         they go back to the outbox for the next one.
+
+        A turn first needs one of the process's places (Overloaded when none frees up in time),
+        then the conversation (LockTimeout); both are Busy: nothing was done, try again.
         """
         cid = message.conversation_id
-        async with self._gate.enter(cid, drain=self.outbound is not None) as held:
+        async with (
+            self.slots.take(),
+            self._gate.enter(cid, drain=self.outbound is not None) as held,
+        ):
             try:
                 return await self._turn(message, held)
             finally:

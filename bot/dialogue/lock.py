@@ -20,9 +20,10 @@ import redis.asyncio as aioredis
 from redis.commands.core import AsyncScript
 
 from bot.dialogue import redis_keys
+from bot.dialogue.admission import Busy
 
 
-class LockTimeout(RuntimeError):
+class LockTimeout(Busy):
     """The conversation stayed locked longer than we were willing to wait."""
 
 

@@ -30,13 +30,13 @@ from telegram.ext import (
 from bot.channels.host import ChannelHost
 from bot.channels.telegram.live_state import TelegramStateUnavailable, UpdateClaims
 from bot.channels.telegram.sender import TelegramSender
+from bot.dialogue.admission import Busy, worth_logging
 from bot.dialogue.flows.verification import (
     CONTACT_REJECTED,
     REJECTED_FORWARDED,
     REJECTED_NOT_OWN,
     SHARE_CONTACT,
 )
-from bot.dialogue.lock import LockTimeout
 from bot.dialogue.messages import InboundMessage, Reply
 from bot.dialogue.templates import Templates
 from crm_store.enums import Channel
@@ -215,7 +215,7 @@ class UpdateHandlers:
         try:
             await self._reachable_again(inbound.sender_id)
             replies = await self._host.handle(inbound)
-        except (StoreUnavailable, LockTimeout) as exc:
+        except (StoreUnavailable, Busy) as exc:
             if await self._redeliver_later(update, exc):
                 return
             log.warning("telegram: turn in %s failed: %s", inbound.conversation_id, exc)
@@ -230,9 +230,10 @@ class UpdateHandlers:
         (to any process). False in polling mode: the caller answers the customer instead."""
         if not self._redeliver:
             return False
-        log.warning(
-            "telegram: update %s not processed, to be redelivered: %s", update.update_id, exc
-        )
+        if worth_logging(exc):
+            log.warning(
+                "telegram: update %s not processed, to be redelivered: %s", update.update_id, exc
+            )
         try:
             await self._claims.release(update.update_id)
         except TelegramStateUnavailable as error:  # its claim expires after a day

@@ -36,9 +36,11 @@ from bot.channels.voice.twiml import Speaker, VoiceStyle, empty, offered
 from bot.channels.voice.webhook import Webhook, read_webhook
 from bot.config import Settings
 from bot.config import VoiceChannel as VoiceSettings
+from bot.dialogue.admission import Busy, worth_logging
 from bot.dialogue.messages import Button, InboundMessage, Reply
 from bot.dialogue.templates import Templates
 from crm_store.enums import Channel
+from crm_store.errors import StoreUnavailable
 from routing.tickets import WAITING_FOR_AGENT
 
 log = logging.getLogger(__name__)
@@ -166,6 +168,10 @@ class VoiceChannel:
             return _twiml(known)
         try:
             response = await answer(live, request, hook, await self._state_of(hook))
+        except (StoreUnavailable, Busy) as exc:  # the apology (or the fallback), without a trace
+            if worth_logging(exc):
+                log.warning("voice: call %s at %s: %s", hook.call_sid, request.path, exc)
+            response = self._apology()
         except Exception:  # the edge: the caller hears an apology, the log has the call
             log.exception("voice: call %s failed at %s", hook.call_sid, request.path)
             response = self._apology()

@@ -25,7 +25,7 @@ from bot.channels.webchat.hub import Delivery, Hub, SocketPeer
 from bot.channels.webchat.limiter import RateLimiter
 from bot.channels.webchat.visitor import Visitor, identify
 from bot.config import WebchatChannel as WebchatSettings
-from bot.dialogue.lock import LockTimeout
+from bot.dialogue.admission import Busy, worth_logging
 from bot.dialogue.messages import InboundMessage
 from bot.dialogue.templates import Templates
 from crm_store.enums import Channel
@@ -197,8 +197,9 @@ class ChatSession:
             assert visitor is not None
             try:
                 await self._deliver(visitor, send)
-            except (StoreUnavailable, LockTimeout):
-                log.warning("web chat %s: busy; the widget will re-send", visitor.conversation_id)
+            except (StoreUnavailable, Busy) as exc:
+                if worth_logging(exc):
+                    log.warning("web chat %s: busy; the widget re-sends", visitor.conversation_id)
                 await self._error(
                     p.ErrorCode.BUSY, self._c.text("webchat_busy"), key=send.key, retry=True
                 )
