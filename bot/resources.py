@@ -12,12 +12,16 @@ from contextlib import asynccontextmanager
 import redis.asyncio as aioredis
 from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
 
 from bot.config import Settings
 from crm_store.clock import Clock, system_clock
 from crm_store.segmentation import SegmentationPolicy
 from crm_store.store import CrmStore
+
+# seconds a Redis command may go unanswered; every one the bot sends takes under a millisecond
+REDIS_COMMAND_TIMEOUT = 2.0
 
 
 class BackendUnavailable(RuntimeError):
@@ -50,13 +54,17 @@ async def open_redis(url: str) -> AsyncIterator[aioredis.Redis]:
     # A blocking pool waits for a free connection instead of failing past max_connections.
     # After Redis restarts, every pooled connection is dead: a command on one reconnects and is
     # sent again (a few times, briefly) instead of failing one request per stale connection.
+    # A command unanswered for REDIS_COMMAND_TIMEOUT (a hung server, a network partition) fails
+    # (503 at the edge) instead of holding its request until the client gives up; it is not
+    # sent again: the server may have run it (a lock script taking a number, say).
     pool = aioredis.BlockingConnectionPool.from_url(
         url,
         max_connections=200,
         timeout=10,
         socket_connect_timeout=5,
+        socket_timeout=REDIS_COMMAND_TIMEOUT,  # subscriptions' reads wait on regardless
         health_check_interval=30,
-        retry=Retry(ExponentialBackoff(cap=0.5, base=0.05), 3),
+        retry=Retry(ExponentialBackoff(cap=0.5, base=0.05), 3, (RedisConnectionError,)),
     )
     client = aioredis.Redis(connection_pool=pool)
     try:

@@ -17,6 +17,7 @@ from typing import Protocol
 import redis.asyncio as aioredis
 
 from crm_store.clock import Clock
+from routing.background import Rounds
 from routing.events import TicketStatus
 from routing.notify import CustomerNotice, NoticeKind, QueuePosition
 from routing.redis_keys import RedisKeys
@@ -114,9 +115,12 @@ class PositionUpdates:
         return sent
 
     async def run(self, interval: timedelta = timedelta(seconds=15)) -> None:
+        rounds = Rounds("queue-position updates", log)
         while True:
             try:
                 await self.run_once()
-            except Exception:  # the loop must outlive a failed run; the next one retries
-                log.exception("queue-position updates failed")
+            except Exception as exc:  # the loop must outlive a failed run; the next one retries
+                rounds.failed(exc)
+            else:
+                rounds.succeeded()
             await asyncio.sleep(interval.total_seconds())

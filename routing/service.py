@@ -18,6 +18,7 @@ from crm_store.clock import Clock, system_clock
 from crm_store.enums import Channel
 from crm_store.tiers import Tier
 from routing.assignment import Assigner, agent_actor
+from routing.background import Rounds
 from routing.desk_bus import DeskBus, MemoryDeskBus
 from routing.dispatch import AgentState, Dispatcher, Offer
 from routing.errors import DispatchUnavailable, InvalidTransition
@@ -385,11 +386,14 @@ class RoutingService:
 
     async def run(self, every: timedelta = timedelta(seconds=1)) -> None:
         """Tick until cancelled (bot/app.py runs this as a background task)."""
+        rounds = Rounds("routing tick", log)
         while True:
             try:
                 await self.tick()
-            except Exception:  # the loop must outlive a failed tick; the next one retries
-                log.exception("routing tick failed")
+            except Exception as exc:  # the loop must outlive a failed tick; the next one retries
+                rounds.failed(exc)
+            else:
+                rounds.succeeded()
             await asyncio.sleep(every.total_seconds())
 
     # -- helpers -----------------------------------------------------------------------------------

@@ -25,6 +25,7 @@ from datetime import datetime, timedelta
 
 from crm_store.clock import Clock, system_clock
 from crm_store.tiers import Tier
+from routing.background import Rounds
 from routing.calendar import BusinessCalendar
 from routing.desk_bus import DeskEvent
 from routing.errors import RoutingError
@@ -126,11 +127,14 @@ class SlaMonitor:
 
     async def run(self, every: timedelta = timedelta(seconds=30)) -> None:
         """Check until cancelled (run it as a background task beside RoutingService.run)."""
+        rounds = Rounds("SLA monitor run", log)
         while True:
             try:
                 await self.run_once()
-            except Exception:  # the loop must outlive a failed run; the next one retries
-                log.exception("SLA monitor run failed")
+            except Exception as exc:  # the loop must outlive a failed run; the next one retries
+                rounds.failed(exc)
+            else:
+                rounds.succeeded()
             await asyncio.sleep(every.total_seconds())
 
     async def check(self, ticket: Ticket, now: datetime) -> MonitorReport:
