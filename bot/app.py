@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import html
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import cast
@@ -33,6 +34,7 @@ CRM = web.AppKey("crm", CrmStore)
 REDIS = web.AppKey("redis", object)
 NLU: web.AppKey[Interpreter] = web.AppKey("nlu")
 DIALOGUE = web.AppKey("dialogue", Dialogue)
+HEALTH_TIMEOUT = 3.0  # seconds /healthz waits for the database before it says "unavailable"
 
 
 def build_app(settings: Settings, *, clock: Clock = system_clock) -> web.Application:
@@ -42,7 +44,7 @@ def build_app(settings: Settings, *, clock: Clock = system_clock) -> web.Applica
     app[SETTINGS] = settings
 
     async def crm_ctx(app: web.Application) -> AsyncIterator[None]:
-        async with open_crm(settings, clock=clock) as store:
+        async with open_crm(settings, clock=clock, serving=True) as store:
             app[CRM] = store
             yield
 
@@ -193,9 +195,10 @@ async def healthz(request: web.Request) -> web.Response:
     checks: dict[str, str] = {}
     healthy = True
     try:
-        await request.app[CRM].database.ping()
+        async with asyncio.timeout(HEALTH_TIMEOUT):  # a hung database, not a hung probe
+            await request.app[CRM].database.ping()
         checks["database"] = "ok"
-    except StoreUnavailable:
+    except (StoreUnavailable, TimeoutError):
         checks["database"] = "unavailable"
         healthy = False
     if REDIS in request.app:

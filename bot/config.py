@@ -131,6 +131,9 @@ class StoreSettings(_Model):
     redis_url: RedisUrl | None = Field(default=None, repr=False)
     # PostgreSQL connections each process keeps open (SQLite: one file, no pool to size)
     database_pool_size: int = Field(default=20, ge=1, le=500)
+    # seconds one SQL statement of `frontdesk run` may take (PostgreSQL): a hung database costs
+    # a request this long and a 503, not a wait until the client gives up
+    database_timeout: float = Field(default=10.0, gt=0, le=3600)
 
 
 class ServerSettings(_Model):

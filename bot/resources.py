@@ -34,8 +34,10 @@ def segmentation_policy(settings: Settings) -> SegmentationPolicy:
 
 @asynccontextmanager
 async def open_crm(
-    settings: Settings, *, clock: Clock = system_clock, migrate: bool = False
+    settings: Settings, *, clock: Clock = system_clock, migrate: bool = False, serving: bool = False
 ) -> AsyncIterator[CrmStore]:
+    """The CRM store. `serving` (the server's): each statement is bounded by
+    stores.database_timeout; the CLI's imports and migrations are not."""
     async with CrmStore.open(
         settings.stores.database_url,
         segmentation_policy(settings),
@@ -44,6 +46,7 @@ async def open_crm(
         clock=clock,
         migrate=migrate,
         pool_size=settings.stores.database_pool_size,
+        statement_timeout=settings.stores.database_timeout if serving else None,
     ) as store:
         yield store
 

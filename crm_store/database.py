@@ -48,7 +48,11 @@ def _tune_sqlite(engine: AsyncEngine) -> None:
         conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
-def create_engine(url: str, *, echo: bool = False, pool_size: int = 20) -> AsyncEngine:
+def create_engine(
+    url: str, *, echo: bool = False, pool_size: int = 20, statement_timeout: float | None = None
+) -> AsyncEngine:
+    """`statement_timeout` (PostgreSQL): seconds a statement may run before it is cancelled and
+    its unit of work fails with StoreUnavailable (a hung server or a network partition)."""
     scheme = url.split("://", 1)[0]
     if scheme not in SUPPORTED_SCHEMES:
         raise StoreUnavailable(
@@ -62,6 +66,8 @@ def create_engine(url: str, *, echo: bool = False, pool_size: int = 20) -> Async
         # return, and their set-up cost more than waiting for a pooled one (measured: 9% of a
         # loaded server's CPU in asyncpg's connect).
         kwargs.update(pool_size=pool_size, max_overflow=0, pool_recycle=1800)
+        if statement_timeout is not None:
+            kwargs["connect_args"] = {"command_timeout": statement_timeout}
     engine = create_async_engine(url, **kwargs)
     if scheme.startswith("sqlite"):
         _tune_sqlite(engine)

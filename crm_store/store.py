@@ -64,9 +64,11 @@ class CrmStore:
         clock: Clock = system_clock,
         migrate: bool = False,
         pool_size: int = 20,
+        statement_timeout: float | None = None,
     ) -> AsyncIterator[CrmStore]:
         """Connect (fail fast with StoreUnavailable), migrate or check the schema, close on exit."""
-        database = Database(create_engine(url, pool_size=pool_size))
+        engine = create_engine(url, pool_size=pool_size, statement_timeout=statement_timeout)
+        database = Database(engine)
         try:
             await database.ping()
             if migrate:
