@@ -52,7 +52,7 @@ from bot.bench_e2e import (  # noqa: E402
     seed,
     wait_until_up,
 )
-from bot.bench_load import JSON, PATH, Spec, body, conversation  # noqa: E402
+from bot.bench_load import JSON, PATH, Spec, body, worker_messages  # noqa: E402
 from bot.bench_queue import throwaway_database  # noqa: E402
 
 DEFAULT_DATABASE_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
@@ -89,29 +89,21 @@ async def customer(
     session: aiohttp.ClientSession, spec: Spec, tally: Tally, worker: int, args: argparse.Namespace
 ) -> None:
     url = spec.urls[0] + PATH
-    round_, sent = 0, 0
-    while tally.left > 0:
-        sender, texts, signed = conversation(spec, worker, round_)
-        round_ += 1
-        for text in texts:
-            if tally.left <= 0:
-                return
-            tally.left -= 1
-            data = body(spec, sender, text, signed, f"{spec.run_id}-{worker}-{sent}")
-            sent += 1
-            first = time.perf_counter()
-            while True:
-                status, wait = await send(session, url, data, args.timeout)
-                tally.sends += 1
-                tally.replies[status] += 1
-                waited = time.perf_counter() - first
-                if status == "200":
-                    tally.answered_ms.append(waited * 1000)
-                    break
-                if waited + wait >= args.give_up:
-                    tally.gave_up += 1
-                    break
-                await asyncio.sleep(wait)
+    for sent, sender, text, signed in worker_messages(spec, tally, worker):
+        data = body(spec, sender, text, signed, f"{spec.run_id}-{worker}-{sent}")
+        first = time.perf_counter()
+        while True:
+            status, wait = await send(session, url, data, args.timeout)
+            tally.sends += 1
+            tally.replies[status] += 1
+            waited = time.perf_counter() - first
+            if status == "200":
+                tally.answered_ms.append(waited * 1000)
+                break
+            if waited + wait >= args.give_up:
+                tally.gave_up += 1
+                break
+            await asyncio.sleep(wait)
 
 
 async def surge(spec: Spec, args: argparse.Namespace, conversations: int) -> dict[str, Any]:

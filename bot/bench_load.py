@@ -23,8 +23,9 @@ import statistics
 import sys
 import time
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import aiohttp
 from aiohttp import web
@@ -127,24 +128,36 @@ async def post(session: aiohttp.ClientSession, url: str, data: bytes) -> str:
         return type(exc).__name__
 
 
-async def drive(session: aiohttp.ClientSession, spec: Spec, tally: Tally, worker: int) -> None:
-    sent = 0
-    round_ = 0
-    while tally.left > 0:
+class Budget(Protocol):
+    left: int  # messages still to send, shared by every worker of a run
+
+
+def worker_messages(
+    spec: Spec, budget: Budget, worker: int
+) -> Iterator[tuple[int, str, str, bool]]:
+    """A worker's messages in order, (its number, sender, text, signed), while the run's budget
+    lasts: its conversations of the mix one after the other (shared with bench/surge.py)."""
+    sent = round_ = 0
+    while budget.left > 0:
         sender, texts, signed = conversation(spec, worker, round_)
         round_ += 1
         for text in texts:
-            if tally.left <= 0:
+            if budget.left <= 0:
                 return
-            tally.left -= 1
-            url = spec.urls[(worker + sent) % len(spec.urls)] + PATH
-            message_id = f"{spec.run_id}-{worker}-{sent}"
+            budget.left -= 1
+            yield sent, sender, text, signed
             sent += 1
-            started = await tally.due(spec.rate)
-            status = await post(session, url, body(spec, sender, text, signed, message_id))
-            tally.latencies_ms.append((time.perf_counter() - started) * 1000)
-            if status != "200":
-                tally.errors[status] += 1
+
+
+async def drive(session: aiohttp.ClientSession, spec: Spec, tally: Tally, worker: int) -> None:
+    for sent, sender, text, signed in worker_messages(spec, tally, worker):
+        url = spec.urls[(worker + sent) % len(spec.urls)] + PATH
+        message_id = f"{spec.run_id}-{worker}-{sent}"
+        started = await tally.due(spec.rate)
+        status = await post(session, url, body(spec, sender, text, signed, message_id))
+        tally.latencies_ms.append((time.perf_counter() - started) * 1000)
+        if status != "200":
+            tally.errors[status] += 1
 
 
 async def measure(spec: Spec) -> dict[str, Any]:
