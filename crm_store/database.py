@@ -151,9 +151,10 @@ class Database:
             yield connection
 
     async def ping(self) -> None:
-        """Raise StoreUnavailable unless a trivial query succeeds."""
-        async with self.transaction() as session:
-            await session.execute(text("SELECT 1"))
+        """Raise StoreUnavailable unless a trivial query succeeds (one round trip: a health
+        check every few seconds per instance should cost the database nothing)."""
+        async with self.statement() as connection:
+            await connection.execute(text("SELECT 1"))
 
     async def close(self) -> None:
         await self.engine.dispose()
