@@ -184,7 +184,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
 def table(result: dict[str, Any]) -> str:
     lines = [
         f"{'':<14} {'conver-':>8} {'':>9} {'':>6} {'answered':>9} {'time to answer':>15}"
-        f" {'':>7} {'sends answered':>25}",
+        f" {'':>7} {'what the sends got':>25}",
         f"{'row':<14} {'sations':>8} {'answered':>9} {'gave':>6} {'per s':>9} {'p50 ms':>7}"
         f" {'p99 ms':>7} {'sends':>7} {'503':>6} {'timeout':>8} {'other':>6} {'traces':>6}",
     ]

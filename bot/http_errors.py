@@ -11,17 +11,12 @@ import uuid
 
 from aiohttp import web
 from aiohttp.typedefs import Handler
-from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from crm_store.errors import StoreUnavailable
-from routing.errors import DispatchUnavailable
+from routing.background import UNAVAILABLE
 
 log = logging.getLogger(__name__)
 
 BUSY = "we are busy right now; please try again in a moment"
-# Library errors that reach the edge untranslated mean the same as the ports' own "unavailable"
-UNAVAILABLE = (StoreUnavailable, DispatchUnavailable, RedisConnectionError, RedisTimeoutError)
 
 
 def json_error(status: int, message: str, **extra: str) -> web.Response:

@@ -13,6 +13,8 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from crm_store.errors import StoreUnavailable
 from routing.errors import DispatchUnavailable
 
+# "A backend cannot serve us now", for the background loops here and the HTTP edge (a 503): the
+# ports' own errors, and library errors that reach us untranslated and mean the same
 UNAVAILABLE = (StoreUnavailable, DispatchUnavailable, RedisConnectionError, RedisTimeoutError)
 
 
