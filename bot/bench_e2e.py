@@ -9,6 +9,10 @@ temporary file), conversation state and locks in memory or in Redis:
   postgres+redis, 1 process     the scale-out stores, one instance
   postgres+redis, 2 processes   two instances on one database and one Redis database, every
                                 conversation's messages alternating between them
+  durable floor, 2 processes    bot/bench_floor.py: a bare aiohttp handler that does only a
+                                turn's PostgreSQL and Redis input and output (no NLU, no
+                                dialogue, no ORM) on the same seeded database: what any design
+                                that records every message can reach on this machine
   echo (ceiling)                a bare aiohttp handler that only echoes the JSON
 
 Redis: a database of its own (default redis://127.0.0.1:6379/13), which must be empty at the
@@ -42,7 +46,8 @@ from typing import Any
 import aiohttp
 
 SQLITE, PG1, PG2 = "sqlite+memory", "postgres+redis", "postgres+redis x2"
-SETUPS = {"sqlite": SQLITE, "postgres": PG1, "postgres2": PG2}
+FLOOR = "durable floor x2"
+SETUPS = {"sqlite": SQLITE, "postgres": PG1, "postgres2": PG2, "floor": FLOOR}
 ECHO = "echo (ceiling)"
 DEFAULT_DATABASE_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/13"
@@ -273,18 +278,18 @@ class Run:
             env = self.env(url, redis_url)
             web_ids = await seed(self.config, env, self.bench.customers)
             self.web_ids = self.web_ids or web_ids
-            count = 2 if name == PG2 else 1
+            count = 2 if name in (PG2, FLOOR) else 1
             ports = [free_port() for _ in range(count)]
             async with AsyncExitStack() as stack:
                 pids = []
                 for port in ports:
                     log = self.folder / f"server-{port}.log"
                     args = [sys.executable, "-m", "bot.cli", "--config", str(self.config)]
-                    pids.append(
-                        await stack.enter_async_context(
-                            process([*args, "run", "--port", str(port)], env, log)
-                        )
-                    )
+                    args += ["run", "--port", str(port)]
+                    if name == FLOOR:
+                        args = [sys.executable, "-m", "bot.bench_floor", str(port), url]
+                        args.append(redis_url or "")
+                    pids.append(await stack.enter_async_context(process(args, env, log)))
                 urls = [f"http://127.0.0.1:{port}" for port in ports]
                 for port, server in zip(ports, urls, strict=True):
                     await wait_until_up(server, self.folder / f"server-{port}.log")
@@ -363,6 +368,7 @@ def summary(rows: dict[str, dict[str, Any]], bench: E2eBench, seconds: float) ->
         "paced": headline["paced"],
         "echo_msgs_per_s": echo,
         "ratio": headline["ratio"],
+        "floor_msgs_per_s": rows[FLOOR]["msgs_per_s"] if FLOOR in rows else None,
         "errors": headline["errors"],
         "targets_met": {
             "msgs_per_s >= 1000": headline["msgs_per_s"] >= TARGETS["msgs_per_s"],
@@ -407,4 +413,9 @@ def table(result: dict[str, Any]) -> str:
         f" at the end), and so are PostgreSQL and Redis: CPU ms/msg is each one's share of the"
         f" saturated run."
     )
+    if FLOOR in result["setups"]:
+        lines.append(
+            f"{FLOOR}: a bare handler doing a turn's PostgreSQL and Redis work and nothing else"
+            f" (no NLU, no dialogue): the most a design that records every message can do here."
+        )
     return "\n".join(lines)

@@ -106,8 +106,9 @@ def register(groups: Any, command: Callable[..., Any]) -> None:
     e2e.add_argument("--conversations", type=int, default=64, help="conversations at once")
     e2e.add_argument(
         "--setups",
-        default="sqlite,postgres,postgres2",
-        help="comma-separated: sqlite (+memory), postgres (+redis), postgres2 (two processes)",
+        default="sqlite,postgres,postgres2,floor",
+        help="comma-separated: sqlite (+memory), postgres (+redis), postgres2 (two processes),"
+        " floor (a bare handler doing only a turn's PostgreSQL and Redis work, two processes)",
     )
     e2e.add_argument("--customers", type=int, default=200, help="demo customers seeded")
     e2e.add_argument("--nlu-model-dir", help="a trained NLU model (default: train one)")
