@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
-from bot.app import build_app
+from bot import app as app_module
+from bot.app import CRM, build_app
 from bot.config import Settings
 from bot.config_loader import load_settings
 from bot.resources import BackendUnavailable, open_crm
@@ -64,6 +67,36 @@ async def test_healthz_reports_each_backend(client: TestClient) -> None:
         "database": "ok",
         "redis": "off (in-process memory)",
     }
+
+
+async def test_healthz_answers_in_time_when_the_database_hangs_and_so_does_cancelling(
+    client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A hung PostgreSQL holds a cancelled query too (asyncpg waits on the server to cancel):
+    the probe answers at its timeout all the same, and the hung ping is cancelled behind it."""
+    monkeypatch.setattr(app_module, "HEALTH_TIMEOUT", 0.2)
+    ended = asyncio.Event()
+
+    async def hung_ping() -> None:
+        try:
+            await asyncio.sleep(3600)
+        finally:
+            await asyncio.shield(asyncio.sleep(1.0))  # cancelling takes its own while
+            ended.set()
+
+    database = client.server.app[CRM].database
+    monkeypatch.setattr(database, "ping", hung_ping)
+    started = time.monotonic()
+    response = await client.get("/healthz")
+    seconds = time.monotonic() - started
+    assert response.status == 503
+    assert await response.json() == {
+        "error": "unhealthy",
+        "database": "unavailable",
+        "redis": "off (in-process memory)",
+    }
+    assert 0.2 <= seconds < 0.8
+    await asyncio.wait_for(ended.wait(), 5)  # the hung ping was cancelled, not left running
 
 
 async def test_unknown_paths_and_methods_get_json_errors(client: TestClient) -> None:

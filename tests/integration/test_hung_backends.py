@@ -149,7 +149,7 @@ async def test_a_hung_postgres_gets_a_polite_503_and_service_comes_back(
                     503,
                     {"error": "unhealthy", "database": "unavailable", "redis": "ok"},
                 )
-                assert seconds < HEALTH_TIMEOUT + 4
+                assert seconds < HEALTH_TIMEOUT + 1  # not held up by cancelling the ping
                 status, headers, body, seconds = during
                 assert (status, headers.get("Retry-After"), body) == (503, "1", {"error": BUSY})
                 assert DATABASE_TIMEOUT - 1 < seconds < DATABASE_TIMEOUT + 6
