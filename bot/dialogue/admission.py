@@ -4,23 +4,33 @@ Without a bound, a surge (more messages a second than the machine can answer) ma
 slower: they all wait on the same cores, the same database connections and the same event loop,
 until clients time out, retry, and add to the load, and the process answers almost nothing while
 working flat out. With one, at most `limit` turns are in progress; a message waits up to `wait`
-seconds for a free place (first come, first served), and after that the customer gets the
-channel's "busy, please try again" at once, before any work was done for it. The turns that are
-admitted keep their usual pace, and so does everything that is not a turn (health checks, the
-desk).
+seconds for a free place, and after that the customer gets the channel's "busy, please try
+again" at once, before any work was done for it. The turns that are admitted keep their usual
+pace, and so does everything that is not a turn (health checks, the desk).
+
+Places go first come, first served, and a message sent again after a "busy" keeps its place in
+that order: the process remembers when each message it turned away first arrived (by channel
+and message id, for RETRY_MEMORY seconds), so a customer who was told to try again is served
+before the ones who wrote after them, not entered in a lottery with every new arrival at each
+retry. A retry that reaches another instance starts over there.
 """
 
 from __future__ import annotations
 
 import asyncio
+import heapq
+import itertools
 import logging
 import time
+from collections import OrderedDict
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 log = logging.getLogger(__name__)
 
 REPORT_EVERY = 10.0  # seconds: a surge is one log line this often, not one per message
+RETRY_MEMORY = 300.0  # seconds a turned-away message keeps its place in the order
+REMEMBERED = 50_000  # turned-away messages remembered at most (the oldest are forgotten)
 
 
 class Busy(RuntimeError):
@@ -42,32 +52,76 @@ class TurnSlots:
             raise ValueError(f"need limit >= 1 and wait >= 0, got {limit} and {wait}")
         self.limit = limit
         self.wait = wait
-        self._free = asyncio.Semaphore(limit)
         self.in_progress = 0
         self.refused = 0  # since the process started
         self._reported = (0, -REPORT_EVERY)  # refused so far, when, at the last report
+        # waiting messages by (first arrival, order of asking); a done future has left
+        self._line: list[tuple[float, int, asyncio.Future[None]]] = []
+        self._order = itertools.count()
+        self._turned_away: OrderedDict[str, float] = OrderedDict()  # message -> first arrival
 
     @asynccontextmanager
-    async def take(self) -> AsyncIterator[None]:
-        """A place for one turn for the length of the block; Overloaded if none frees up in time."""
-        if self._free.locked():
-            try:
-                async with asyncio.timeout(self.wait):
-                    await self._free.acquire()
-            except TimeoutError:
-                self.refused += 1
-                self._report()
-                raise Overloaded(
-                    f"{self.limit} turns in progress, none finished within {self.wait:g} s"
-                ) from None
-        else:
-            await self._free.acquire()  # free: returns at once
-        self.in_progress += 1
+    async def take(self, message: str | None = None) -> AsyncIterator[None]:
+        """A place for one turn for the length of the block; Overloaded if none frees up in time.
+
+        `message` (channel and message id) lets a message sent again after Overloaded keep
+        the place in line its first arrival gave it.
+        """
+        arrived = time.monotonic()
+        if message is not None:
+            arrived = self._turned_away.pop(message, arrived)
+        await self._enter(arrived, message)  # counted in
         try:
             yield
         finally:
-            self.in_progress -= 1
-            self._free.release()
+            self._leave()
+
+    async def _enter(self, arrived: float, message: str | None) -> None:
+        if self.in_progress < self.limit and not self._waiting():
+            self.in_progress += 1
+            return
+        place: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        heapq.heappush(self._line, (arrived, next(self._order), place))
+        try:
+            async with asyncio.timeout(self.wait):
+                await place
+        except TimeoutError:
+            if place.done() and not place.cancelled():
+                return  # handed a place just as the wait ran out: take it
+            self.refused += 1
+            self._report()
+            if message is not None:
+                self._remember(message, arrived)
+            raise Overloaded(
+                f"{self.limit} turns in progress, none finished within {self.wait:g} s"
+            ) from None
+        except BaseException:
+            if place.done() and not place.cancelled():
+                self._leave()  # cancelled after it was handed a place: pass it on
+            raise
+
+    def _leave(self) -> None:
+        """A place is given up: to the first in line still waiting (counted in as it was), or
+        free."""
+        while self._line:
+            place = heapq.heappop(self._line)[2]
+            if not place.done():
+                place.set_result(None)
+                return
+        self.in_progress -= 1
+
+    def _waiting(self) -> bool:
+        while self._line and self._line[0][2].done():
+            heapq.heappop(self._line)  # gave up or cancelled
+        return bool(self._line)
+
+    def _remember(self, message: str, arrived: float) -> None:
+        self._turned_away[message] = arrived
+        horizon = time.monotonic() - RETRY_MEMORY
+        while self._turned_away and (
+            len(self._turned_away) > REMEMBERED or next(iter(self._turned_away.values())) < horizon
+        ):
+            self._turned_away.popitem(last=False)
 
     def _report(self) -> None:
         """A warning on the first message turned away, then at most one every REPORT_EVERY

@@ -55,12 +55,14 @@ class DialogueEngine:
         outbox messages the turn takes go out with its replies; if the turn does not commit,
         they go back to the outbox for the next one.
 
-        A turn first needs one of the process's places (Overloaded when none frees up in time),
-        then the conversation (LockTimeout); both are Busy: nothing was done, try again.
+        A turn first needs one of the process's places (Overloaded when none frees up in time;
+        sent again, the message keeps its place in line), then the conversation (LockTimeout);
+        both are Busy: nothing was done, try again.
         """
         cid = message.conversation_id
+        again = None if message.message_id is None else f"{message.channel}:{message.message_id}"
         async with (
-            self.slots.take(),
+            self.slots.take(again),
             self._gate.enter(cid, drain=self.outbound is not None) as held,
         ):
             try:

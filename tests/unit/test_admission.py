@@ -89,6 +89,73 @@ async def test_a_cancelled_waiter_leaves_no_place_taken() -> None:
         assert slots.in_progress == 1
 
 
+async def test_a_message_sent_again_after_busy_keeps_its_place_ahead_of_later_ones() -> None:
+    slots = TurnSlots(limit=1, wait=0.1)
+    leave, entered = asyncio.Event(), asyncio.Event()
+    first = asyncio.create_task(hold(slots, entered, leave))
+    await entered.wait()
+    order: list[str] = []
+
+    async def turn(name: str, message: str | None) -> None:
+        async with slots.take(message):
+            order.append(name)
+
+    with pytest.raises(Overloaded):
+        await turn("early", "web:m1")  # turned away: "busy, try again"
+    later = asyncio.create_task(turn("later", "web:m2"))  # a newer message, waiting
+    await asyncio.sleep(0.01)
+    again = asyncio.create_task(turn("early, again", "web:m1"))  # the retry, after it
+    await asyncio.sleep(0.01)
+    leave.set()
+    await asyncio.gather(first, later, again)
+    assert order == ["early, again", "later"]  # in order of first arrival
+    assert (slots.refused, slots.in_progress) == (1, 0)
+    assert slots._turned_away == {}  # admitted: forgotten
+
+
+async def test_a_waiter_cancelled_just_after_it_was_handed_a_place_passes_it_on() -> None:
+    slots = TurnSlots(limit=1, wait=5)
+    holder = slots.take()
+    await holder.__aenter__()
+    entered: list[str] = []
+
+    async def turn(name: str) -> None:
+        async with slots.take():
+            entered.append(name)
+
+    handed, next_ = asyncio.create_task(turn("handed")), asyncio.create_task(turn("next"))
+    await asyncio.sleep(0.01)  # both in line
+    await holder.__aexit__(None, None, None)  # the place goes to "handed"...
+    handed.cancel()  # ...which is cancelled before it could run
+    with pytest.raises(asyncio.CancelledError):
+        await handed
+    async with asyncio.timeout(1):
+        await next_
+    assert entered == ["next"] and slots.in_progress == 0
+
+
+async def test_turned_away_messages_are_remembered_within_bounds(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(admission, "REMEMBERED", 2)
+    slots = TurnSlots(limit=1, wait=0)
+    leave, entered = asyncio.Event(), asyncio.Event()
+    first = asyncio.create_task(hold(slots, entered, leave))
+    await entered.wait()
+    for name in ("web:a", "web:b", "web:c"):
+        with pytest.raises(Overloaded):
+            async with slots.take(name):
+                pass
+    assert list(slots._turned_away) == ["web:b", "web:c"]  # the oldest forgotten
+    monkeypatch.setattr(admission, "RETRY_MEMORY", -1.0)  # everything is too old now
+    with pytest.raises(Overloaded):
+        async with slots.take("web:d"):
+            pass
+    assert list(slots._turned_away) == []
+    leave.set()
+    await first
+
+
 async def test_a_surge_is_one_warning_now_and_then_not_one_per_message(
     caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
 ) -> None:
