@@ -19,6 +19,14 @@ async def hold(slots: TurnSlots, entered: asyncio.Event, leave: asyncio.Event) -
         await leave.wait()
 
 
+async def held(slots: TurnSlots) -> tuple[asyncio.Event, asyncio.Task[None]]:
+    """A turn holding one of the places until the event is set; the task that holds it."""
+    leave, entered = asyncio.Event(), asyncio.Event()
+    holder = asyncio.create_task(hold(slots, entered, leave))
+    await entered.wait()
+    return leave, holder
+
+
 async def test_a_full_house_turns_the_next_message_away_after_the_wait() -> None:
     slots = TurnSlots(limit=2, wait=0.05)
     leave = asyncio.Event()
@@ -44,9 +52,7 @@ async def test_a_full_house_turns_the_next_message_away_after_the_wait() -> None
 async def test_a_waiting_message_gets_the_first_place_that_frees_up_in_arrival_order() -> None:
     slots = TurnSlots(limit=1, wait=5)
     order: list[str] = []
-    leave, entered = asyncio.Event(), asyncio.Event()
-    first = asyncio.create_task(hold(slots, entered, leave))
-    await entered.wait()
+    leave, first = await held(slots)
 
     async def waiting(name: str) -> None:
         async with slots.take():
@@ -74,9 +80,7 @@ async def test_a_failing_turn_gives_its_place_back() -> None:
 
 async def test_a_cancelled_waiter_leaves_no_place_taken() -> None:
     slots = TurnSlots(limit=1, wait=5)
-    leave, entered = asyncio.Event(), asyncio.Event()
-    first = asyncio.create_task(hold(slots, entered, leave))
-    await entered.wait()
+    leave, first = await held(slots)
     waiter = asyncio.create_task(hold(slots, asyncio.Event(), asyncio.Event()))
     await asyncio.sleep(0.01)
     waiter.cancel()  # the client went away while it waited
@@ -91,9 +95,7 @@ async def test_a_cancelled_waiter_leaves_no_place_taken() -> None:
 
 async def test_a_message_sent_again_after_busy_keeps_its_place_ahead_of_later_ones() -> None:
     slots = TurnSlots(limit=1, wait=0.1)
-    leave, entered = asyncio.Event(), asyncio.Event()
-    first = asyncio.create_task(hold(slots, entered, leave))
-    await entered.wait()
+    leave, first = await held(slots)
     order: list[str] = []
 
     async def turn(name: str, message: str | None) -> None:
@@ -139,9 +141,7 @@ async def test_turned_away_messages_are_remembered_within_bounds(
 ) -> None:
     monkeypatch.setattr(admission, "REMEMBERED", 2)
     slots = TurnSlots(limit=1, wait=0)
-    leave, entered = asyncio.Event(), asyncio.Event()
-    first = asyncio.create_task(hold(slots, entered, leave))
-    await entered.wait()
+    leave, first = await held(slots)
     for name in ("web:a", "web:b", "web:c"):
         with pytest.raises(Overloaded):
             async with slots.take(name):
@@ -162,9 +162,7 @@ async def test_a_surge_is_one_warning_now_and_then_not_one_per_message(
     now = [1000.0]
     monkeypatch.setattr(admission.time, "monotonic", lambda: now[0])
     slots = TurnSlots(limit=1, wait=0)
-    leave, entered = asyncio.Event(), asyncio.Event()
-    first = asyncio.create_task(hold(slots, entered, leave))
-    await entered.wait()
+    leave, first = await held(slots)
 
     async def turned_away(times: int) -> None:
         for _ in range(times):
