@@ -11,8 +11,8 @@ temporary file), conversation state and locks in memory or in Redis:
                                 conversation's messages alternating between them
   durable floor, 2 processes    bot/bench_floor.py: a bare aiohttp handler that does only a
                                 turn's PostgreSQL and Redis input and output (no NLU, no
-                                dialogue, no ORM) on the same seeded database: what any design
-                                that records every message can reach on this machine
+                                dialogue, no ORM) on the same seeded database: what the
+                                stores' work for each message leaves room for on this machine
   echo (ceiling)                a bare aiohttp handler that only echoes the JSON
 
 Redis: a database of its own (default redis://127.0.0.1:6379/13), which must be empty at the
@@ -416,6 +416,6 @@ def table(result: dict[str, Any]) -> str:
     if FLOOR in result["setups"]:
         lines.append(
             f"{FLOOR}: a bare handler doing a turn's PostgreSQL and Redis work and nothing else"
-            f" (no NLU, no dialogue): the most a design that records every message can do here."
+            f" (no NLU, no dialogue): what the stores' work for each message leaves room for."
         )
     return "\n".join(lines)
