@@ -203,6 +203,12 @@ def _turns(out: Exposition, turns: TurnLoad) -> None:
         [({}, turns.in_progress)],
     )
     out.family(
+        "frontdesk_turns_waiting",
+        "gauge",
+        "Messages waiting for one of those places now (at most server.turn_wait each).",
+        [({}, turns.waiting)],
+    )
+    out.family(
         "frontdesk_turns_limit",
         "gauge",
         "How many it works on at once at most (server.max_turns).",

@@ -53,6 +53,7 @@ class TurnSlots:
         self.limit = limit
         self.wait = wait
         self.in_progress = 0
+        self.waiting = 0  # messages in line for a place now
         self.refused = 0  # since the process started
         self._reported = (0, -REPORT_EVERY)  # refused so far, when, at the last report
         # waiting messages by (first arrival, order of asking); a done future has left
@@ -82,6 +83,7 @@ class TurnSlots:
             return
         place: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         heapq.heappush(self._line, (arrived, next(self._order), place))
+        self.waiting += 1
         try:
             async with asyncio.timeout(self.wait):
                 await place
@@ -99,6 +101,8 @@ class TurnSlots:
             if place.done() and not place.cancelled():
                 self._leave()  # cancelled after it was handed a place: pass it on
             raise
+        finally:
+            self.waiting -= 1
 
     def _leave(self) -> None:
         """A place is given up: to the first in line still waiting (counted in as it was), or

@@ -76,9 +76,14 @@ async def test_a_surge_beyond_max_turns_is_turned_away_quickly_and_nothing_is_ha
                     await asyncio.sleep(0.1)
 
                 started = time.monotonic()
-                refused = await asyncio.gather(
+                surge = asyncio.gather(
                     *(say(session, server.url, sender, f"{sender}-1") for sender in extra)
                 )
+                in_line = 0.0
+                while not surge.done() and in_line < EXTRA:
+                    in_line = max(in_line, (await turns(session, server.url))["waiting"])
+                assert in_line == EXTRA  # /metrics showed them waiting for a place
+                refused = await surge
                 waited = time.monotonic() - started
                 assert refused == [(503, "1", {"error": BUSY})] * EXTRA
                 assert 1.0 <= waited < 5.0  # server.turn_wait, not a client's timeout
@@ -89,6 +94,7 @@ async def test_a_surge_beyond_max_turns_is_turned_away_quickly_and_nothing_is_ha
                 assert time.monotonic() - healthy < 1.0  # a full house is not a sick one
                 assert await turns(session, server.url) == {
                     "in_progress": limit,
+                    "waiting": 0,
                     "limit": limit,
                     "refused_total": EXTRA,
                 }

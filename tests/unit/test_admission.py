@@ -108,10 +108,11 @@ async def test_a_message_sent_again_after_busy_keeps_its_place_ahead_of_later_on
     await asyncio.sleep(0.01)
     again = asyncio.create_task(turn("early, again", "web:m1"))  # the retry, after it
     await asyncio.sleep(0.01)
+    assert (slots.waiting, slots.in_progress) == (2, 1)
     leave.set()
     await asyncio.gather(first, later, again)
     assert order == ["early, again", "later"]  # in order of first arrival
-    assert (slots.refused, slots.in_progress) == (1, 0)
+    assert (slots.refused, slots.in_progress, slots.waiting) == (1, 0, 0)
     assert slots._turned_away == {}  # admitted: forgotten
 
 
