@@ -105,12 +105,15 @@ class RedisConversationGate:
             async with self._lock.renewed(keys[2], token):
                 yield held
         except BaseException:
-            await self._leave(keys=keys, args=[token, mine, *_NO_SAVE])
+            with self._lock.forfeiting(keys, token, mine):
+                await self._leave(keys=keys, args=[token, mine, *_NO_SAVE])
             raise
         save: list[str | int] = list(_NO_SAVE)
         if held.kept:
             save = ["1", str(held.state.revision), held.state.saved_json(), self._state_ttl_ms]
-        if not await self._leave(keys=keys, args=[token, mine, *save]):
+        with self._lock.forfeiting(keys, token, mine):
+            saved = await self._leave(keys=keys, args=[token, mine, *save])
+        if not saved:
             raise StateConflict(conversation_id)
         if held.kept:
             held.state.revision += 1

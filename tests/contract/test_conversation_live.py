@@ -10,7 +10,9 @@ from typing import Any
 
 import pytest
 import redis.asyncio as aioredis
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
+from bot import resources
 from bot.dialogue.gate import LocalGate
 from bot.dialogue.live_redis import RedisConversationGate
 from bot.dialogue.lock import LockTimeout, MemoryConversationLock, RedisConversationLock
@@ -194,3 +196,46 @@ async def test_redis_lock_is_renewed_while_held_and_freed_if_the_holder_dies(
     async with asyncio.timeout(2):
         async with lock.hold("web:dead"):
             pass
+
+
+# Redis busy for a while (a script that spins): it reads no command meanwhile, as when the
+# server is frozen, and runs what it finds queued afterwards
+_SPIN = """
+local start = redis.call('TIME')
+repeat
+  local now = redis.call('TIME')
+until (now[1] - start[1]) * 1000000 + (now[2] - start[2]) > tonumber(ARGV[1])
+return 1
+"""
+
+
+@pytest.mark.parametrize("through", ["lock", "gate"])
+async def test_a_lock_script_that_timed_out_here_but_ran_there_is_given_back(
+    redis_url: str, monkeypatch: pytest.MonkeyPatch, through: str
+) -> None:
+    """A hung Redis answers the turn's first script after our command timeout: the turn fails,
+    but the script still runs when Redis comes back and takes the lock. The failed turn gives
+    it back then, so the conversation's next message gets in at once, not after the lock's TTL
+    (5 s here)."""
+    monkeypatch.setattr(resources, "REDIS_COMMAND_TIMEOUT", 0.3)
+    admin = aioredis.Redis.from_url(redis_url)
+    async with resources.open_redis(redis_url) as client:
+        lock = RedisConversationLock(client, ttl_seconds=5.0, wait_seconds=10.0)
+        gate = RedisConversationGate(client, lock, 60.0)
+
+        def turn() -> Any:
+            return lock.hold("web:hung") if through == "lock" else gate.enter("web:hung")
+
+        async with turn():  # the scripts are loaded before Redis hangs
+            pass
+        spin = asyncio.create_task(admin.eval(_SPIN, 0, 1_000_000))  # type: ignore[misc]
+        await asyncio.sleep(0.05)
+        with pytest.raises(RedisTimeoutError):
+            async with turn():
+                pytest.fail("entered on a hung Redis")
+        await spin  # Redis is back, and has run the script that timed out: the lock is taken
+        started = asyncio.get_running_loop().time()
+        async with asyncio.timeout(6), turn():
+            waited = asyncio.get_running_loop().time() - started
+        assert waited < 2.0  # not the 5 s TTL
+    await admin.aclose()
