@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import html
+import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import cast
 
@@ -34,6 +35,7 @@ CRM = web.AppKey("crm", CrmStore)
 REDIS = web.AppKey("redis", object)
 NLU: web.AppKey[Interpreter] = web.AppKey("nlu")
 DIALOGUE = web.AppKey("dialogue", Dialogue)
+log = logging.getLogger(__name__)
 HEALTH_TIMEOUT = 3.0  # seconds /healthz waits for the database before it says "unavailable"
 
 
@@ -45,6 +47,13 @@ def build_app(settings: Settings, *, clock: Clock = system_clock) -> web.Applica
 
     async def crm_ctx(app: web.Application) -> AsyncIterator[None]:
         async with open_crm(settings, clock=clock, serving=True) as store:
+            # config.yml is where the services and practitioners/rooms are kept: the record
+            # follows it at every start (upserted by key; one taken out of config.yml stays in
+            # the record for the appointments that name it)
+            services, resources = await store.catalog.sync(
+                settings.services, settings.resources, settings.business.timezone
+            )
+            log.info("catalog: %d services, %d practitioners/rooms", services, resources)
             app[CRM] = store
             yield
 

@@ -8,6 +8,7 @@ from decimal import Decimal
 from typing import Any, Protocol
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 
 from crm_store import mapping
 from crm_store import models as m
@@ -15,6 +16,8 @@ from crm_store.database import Database
 from crm_store.enums import ResourceKind
 from crm_store.errors import NotFound
 from crm_store.records import ResourceRecord, ServiceRecord
+
+SYNC_ATTEMPTS = 3
 
 
 class ServiceSpec(Protocol):
@@ -69,8 +72,24 @@ class Catalog:
         resources: Iterable[ResourceSpec],
         default_timezone: str,
     ) -> tuple[int, int]:
-        """Upsert services and resources by key (rows are never deleted: appointments keep them)."""
+        """Upsert services and resources by key (rows are never deleted: appointments keep them).
+
+        Several processes may sync at once (instances starting together): one that loses the
+        race to insert a key tries again, and then finds it.
+        """
         services, resources = list(services), list(resources)
+        for attempt in range(SYNC_ATTEMPTS):
+            try:
+                await self._sync(services, resources, default_timezone)
+                break
+            except IntegrityError:
+                if attempt == SYNC_ATTEMPTS - 1:
+                    raise
+        return len(services), len(resources)
+
+    async def _sync(
+        self, services: list[ServiceSpec], resources: list[ResourceSpec], default_timezone: str
+    ) -> None:
         async with self._db.transaction() as session:
             existing_s = {row.key: row for row in await session.scalars(select(m.Service))}
             for spec in services:
@@ -86,7 +105,6 @@ class Catalog:
                 rrow.skills = list(rspec.skills)
                 rrow.weekly_schedule = schedule_json(rspec.schedule)
                 session.add(rrow)
-        return len(services), len(resources)
 
     async def services(self) -> list[ServiceRecord]:
         async with self._db.transaction() as session:

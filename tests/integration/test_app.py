@@ -99,6 +99,21 @@ async def test_healthz_answers_in_time_when_the_database_hangs_and_so_does_cance
     await asyncio.wait_for(ended.wait(), 5)  # the hung ping was cancelled, not left running
 
 
+async def test_the_catalog_follows_config_yml_at_every_start(migrated: Path) -> None:
+    """A clinic that never ran `demo seed` still books: the services and practitioners/rooms of
+    config.yml are in the record once the server is up."""
+    settings = settings_for(migrated)
+    client = await client_for(settings)
+    try:
+        store = client.server.app[CRM]
+        assert [s.key for s in await store.catalog.services()] == [s.key for s in settings.services]
+        assert [r.key for r in await store.catalog.resources()] == [
+            r.key for r in settings.resources
+        ]
+    finally:
+        await client.close()
+
+
 async def test_unknown_paths_and_methods_get_json_errors(client: TestClient) -> None:
     response = await client.get("/no/such/page")
     assert response.status == 404
