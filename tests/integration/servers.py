@@ -68,10 +68,12 @@ class Server:
         self.process.wait(timeout=10)
 
 
-def start_server(env: dict[str, str], folder: Path, port: int | None = None) -> Server:
+def start_server(
+    env: dict[str, str], folder: Path, port: int | None = None, config: Path | None = None
+) -> Server:
     port = port or free_port()
     log = (folder / f"server-{port}.log").open("w")
-    command = [sys.executable, "-m", "bot.cli", "--config", str(ROOT / "config.yml")]
+    command = [sys.executable, "-m", "bot.cli", "--config", str(config or ROOT / "config.yml")]
     process = subprocess.Popen(
         [*command, "run", "--port", str(port)],
         cwd=ROOT,
@@ -83,9 +85,12 @@ def start_server(env: dict[str, str], folder: Path, port: int | None = None) -> 
 
 
 @contextmanager
-def running_servers(env: dict[str, str], folder: Path, count: int) -> Iterator[list[Server]]:
-    """`count` instances (not yet waited for: see wait_until_up), stopped on the way out."""
-    servers = [start_server(env, folder) for _ in range(count)]
+def running_servers(
+    env: dict[str, str], folder: Path, count: int, config: Path | None = None
+) -> Iterator[list[Server]]:
+    """`count` instances (not yet waited for: see wait_until_up), stopped on the way out;
+    config.yml unless another `config` is given."""
+    servers = [start_server(env, folder, config=config) for _ in range(count)]
     try:
         yield servers
     finally:
@@ -95,6 +100,22 @@ def running_servers(env: dict[str, str], folder: Path, count: int) -> Iterator[l
         for server in servers:
             server.process.wait(timeout=20)
             server.log.close()
+
+
+PHONE_LINE_OFF = (
+    "  voice:       # the phone line (Twilio or SignalWire); switch on once the number is bought\n"
+    "    enabled: false\n"
+)
+
+
+def phone_line_config(folder: Path) -> Path:
+    """config.yml as shipped (the phone line off) with the phone line switched on, in `folder`."""
+    shipped = (ROOT / "config.yml").read_text(encoding="utf-8")
+    assert PHONE_LINE_OFF in shipped
+    config = folder / "config.yml"
+    on = PHONE_LINE_OFF.replace("false", "true")
+    config.write_text(shipped.replace(PHONE_LINE_OFF, on), encoding="utf-8")
+    return config
 
 
 # -- nginx -----------------------------------------------------------------------------------------

@@ -13,27 +13,17 @@ from bot.app import build_app
 from bot.config_loader import load_settings
 from bot.resources import open_crm
 from crm_store.enums import Channel
-from tests.conftest import ROOT
 from tests.fakes.twilio_peer import TwilioPeer
 from tests.integration.cli_support import run
+from tests.integration.servers import phone_line_config
 
 TOKEN = "app-test-auth-token"
 PUBLIC = "https://clinic.example.test/frontdesk"  # behind a proxy, under a path prefix too
-SWITCHED_OFF = (
-    "  voice:       # the phone line (Twilio or SignalWire); switch on once the number is bought\n"
-    "    enabled: false\n"
-)
 
 
 async def test_the_phone_line_answers_through_the_real_app(tmp_path: Path, nlu_model: str) -> None:
-    shipped = (ROOT / "config.yml").read_text(encoding="utf-8")
-    assert SWITCHED_OFF in shipped
-    config = tmp_path / "config.yml"
-    config.write_text(
-        shipped.replace(SWITCHED_OFF, SWITCHED_OFF.replace("false", "true")), encoding="utf-8"
-    )
     settings = load_settings(
-        config,
+        phone_line_config(tmp_path),
         {
             "FRONTDESK_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'app.db'}",
             "FRONTDESK_NLU_MODEL_DIR": nlu_model,
