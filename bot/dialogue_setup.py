@@ -41,6 +41,7 @@ from bot.dialogue.services import DialogueServices
 from bot.dialogue.state import ConversationStore, MemoryConversationStore
 from bot.dialogue.state_redis import RedisConversationStore
 from bot.dialogue.templates import Templates
+from bot.dialogue.turned_away import RedisTurnedAway
 from bot.resources import open_crm, open_redis
 from bot.routing_setup import open_routing, position_updates, sla_monitor
 from crm_store.clock import Clock, system_clock
@@ -153,7 +154,8 @@ async def open_dialogue(
             routing=routing,
         )
         router = Router(flows(), fallback_threshold=settings.nlu.fallback_threshold)
-        slots = TurnSlots(settings.server.max_turns, settings.server.turn_wait)
+        turned_away = None if redis is None else RedisTurnedAway(redis)  # shared by instances
+        slots = TurnSlots(settings.server.max_turns, settings.server.turn_wait, turned_away)
         engine = DialogueEngine(services, router, live.gate, live.outbound, slots)
         if background:
             reminders = ReminderJob(

@@ -9,10 +9,10 @@ again" at once, before any work was done for it. The turns that are admitted kee
 pace, and so does everything that is not a turn (health checks, the desk).
 
 Places go first come, first served, and a message sent again after a "busy" keeps its place in
-that order: the process remembers when each message it turned away first arrived (by channel
-and message id, for RETRY_MEMORY seconds), so a customer who was told to try again is served
-before the ones who wrote after them, not entered in a lottery with every new arrival at each
-retry. A retry that reaches another instance starts over there.
+that order: when each message turned away first arrived is remembered (by channel and message
+id, for 5 minutes: bot/dialogue/turned_away.py, in Redis when there is one, so that any instance
+the retry reaches knows it), and a customer who was told to try again is served before the ones
+who wrote after them, not entered in a lottery with every new arrival at each retry.
 """
 
 from __future__ import annotations
@@ -22,15 +22,14 @@ import heapq
 import itertools
 import logging
 import time
-from collections import OrderedDict
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+
+from bot.dialogue.turned_away import LocalTurnedAway, TurnedAway
 
 log = logging.getLogger(__name__)
 
 REPORT_EVERY = 10.0  # seconds: a surge is one log line this often, not one per message
-RETRY_MEMORY = 300.0  # seconds a turned-away message keeps its place in the order
-REMEMBERED = 50_000  # turned-away messages remembered at most (the oldest are forgotten)
 
 
 class Busy(RuntimeError):
@@ -47,7 +46,7 @@ def worth_logging(exc: BaseException) -> bool:
 
 
 class TurnSlots:
-    def __init__(self, limit: int, wait: float) -> None:
+    def __init__(self, limit: int, wait: float, turned_away: TurnedAway | None = None) -> None:
         if limit < 1 or wait < 0:
             raise ValueError(f"need limit >= 1 and wait >= 0, got {limit} and {wait}")
         self.limit = limit
@@ -59,7 +58,7 @@ class TurnSlots:
         # waiting messages by (first arrival, order of asking); a done future has left
         self._line: list[tuple[float, int, asyncio.Future[None]]] = []
         self._order = itertools.count()
-        self._turned_away: OrderedDict[str, float] = OrderedDict()  # message -> first arrival
+        self._turned_away = turned_away or LocalTurnedAway()
 
     @asynccontextmanager
     async def take(self, message: str | None = None) -> AsyncIterator[None]:
@@ -68,9 +67,9 @@ class TurnSlots:
         `message` (channel and message id) lets a message sent again after Overloaded keep
         the place in line its first arrival gave it.
         """
-        arrived = time.monotonic()
-        if message is not None:
-            arrived = self._turned_away.pop(message, arrived)
+        arrived = time.time()  # wall clock: an arrival remembered by another instance compares
+        if message is not None and not self._free():  # only a message that waits asks
+            arrived = await self._turned_away.first_arrival(message) or arrived
         await self._enter(arrived, message)  # counted in
         try:
             yield
@@ -78,7 +77,7 @@ class TurnSlots:
             self._leave()
 
     async def _enter(self, arrived: float, message: str | None) -> None:
-        if self.in_progress < self.limit and not self._waiting():
+        if self._free():
             self.in_progress += 1
             return
         place: asyncio.Future[None] = asyncio.get_running_loop().create_future()
@@ -93,7 +92,7 @@ class TurnSlots:
             self.refused += 1
             self._report()
             if message is not None:
-                self._remember(message, arrived)
+                await self._turned_away.remember(message, arrived)
             raise Overloaded(
                 f"{self.limit} turns in progress, none finished within {self.wait:g} s"
             ) from None
@@ -114,18 +113,11 @@ class TurnSlots:
                 return
         self.in_progress -= 1
 
-    def _waiting(self) -> bool:
+    def _free(self) -> bool:
+        """A place is free and nobody is in line for it."""
         while self._line and self._line[0][2].done():
             heapq.heappop(self._line)  # gave up or cancelled
-        return bool(self._line)
-
-    def _remember(self, message: str, arrived: float) -> None:
-        self._turned_away[message] = arrived
-        horizon = time.monotonic() - RETRY_MEMORY
-        while self._turned_away and (
-            len(self._turned_away) > REMEMBERED or next(iter(self._turned_away.values())) < horizon
-        ):
-            self._turned_away.popitem(last=False)
+        return self.in_progress < self.limit and not self._line
 
     def _report(self) -> None:
         """A warning on the first message turned away, then at most one every REPORT_EVERY

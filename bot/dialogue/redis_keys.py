@@ -9,6 +9,9 @@
 - `fd:lockq:`, `fd:lockserve:`, `fd:lockturn:`, `fd:lockgone:{conversation_id}` (TTL 1 day,
   refreshed on use): the fair lock's last number taken, last number served, when the current
   turn began, and the numbers whose waiters gave up.
+- `fd:away:{channel}:{message_id}` (string, TTL 5 minutes): when a message the admission bound
+  turned away "busy" first arrived, owned by RedisTurnedAway; its retry keeps its place in line
+  on whichever instance it reaches. Lost = the retry waits as a new message would.
 - `fd:outbox:{conversation_id}` (list, TTL outbox_ttl, default 1 day): messages for a channel that
   cannot push (REST), owned by the Outbox; delivered before the next turn's replies.
 """
@@ -44,3 +47,7 @@ def lock_gone(conversation_id: str) -> str:
 
 def outbox(conversation_id: str) -> str:
     return f"{PREFIX}outbox:{conversation_id}"
+
+
+def turned_away(message: str) -> str:
+    return f"{PREFIX}away:{message}"

@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 
 import pytest
 
-from bot.dialogue import admission
+from bot.dialogue import admission, turned_away
 from bot.dialogue.admission import Busy, Overloaded, TurnSlots, worth_logging
 from bot.dialogue.lock import LockTimeout
+from bot.dialogue.turned_away import LocalTurnedAway
 
 
 async def hold(slots: TurnSlots, entered: asyncio.Event, leave: asyncio.Event) -> None:
@@ -94,7 +96,8 @@ async def test_a_cancelled_waiter_leaves_no_place_taken() -> None:
 
 
 async def test_a_message_sent_again_after_busy_keeps_its_place_ahead_of_later_ones() -> None:
-    slots = TurnSlots(limit=1, wait=0.1)
+    away = LocalTurnedAway()
+    slots = TurnSlots(limit=1, wait=0.1, turned_away=away)
     leave, first = await held(slots)
     order: list[str] = []
 
@@ -113,7 +116,7 @@ async def test_a_message_sent_again_after_busy_keeps_its_place_ahead_of_later_on
     await asyncio.gather(first, later, again)
     assert order == ["early, again", "later"]  # in order of first arrival
     assert (slots.refused, slots.in_progress, slots.waiting) == (1, 0, 0)
-    assert slots._turned_away == {}  # admitted: forgotten
+    assert len(away) == 0  # admitted: forgotten
 
 
 async def test_a_waiter_cancelled_just_after_it_was_handed_a_place_passes_it_on() -> None:
@@ -140,21 +143,32 @@ async def test_a_waiter_cancelled_just_after_it_was_handed_a_place_passes_it_on(
 async def test_turned_away_messages_are_remembered_within_bounds(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(admission, "REMEMBERED", 2)
-    slots = TurnSlots(limit=1, wait=0)
-    leave, first = await held(slots)
+    monkeypatch.setattr(turned_away, "REMEMBERED", 2)
+    away = LocalTurnedAway()
+    now = time.time()
     for name in ("web:a", "web:b", "web:c"):
-        with pytest.raises(Overloaded):
-            async with slots.take(name):
-                pass
-    assert list(slots._turned_away) == ["web:b", "web:c"]  # the oldest forgotten
-    monkeypatch.setattr(admission, "RETRY_MEMORY", -1.0)  # everything is too old now
-    with pytest.raises(Overloaded):
-        async with slots.take("web:d"):
-            pass
-    assert list(slots._turned_away) == []
-    leave.set()
-    await first
+        await away.remember(name, now)
+    assert len(away) == 2 and await away.first_arrival("web:a") is None  # the oldest went
+    assert await away.first_arrival("web:c") == now
+    assert await away.first_arrival("web:c") is None  # forgotten once asked
+    await away.remember("web:old", now - turned_away.RETRY_MEMORY - 1)
+    await away.remember("web:d", now)  # the too old one in front is dropped
+    assert await away.first_arrival("web:old") is None
+
+
+async def test_a_message_with_a_free_place_does_not_ask_when_it_first_arrived() -> None:
+    class Counting(LocalTurnedAway):
+        asked = 0
+
+        async def first_arrival(self, message: str) -> float | None:
+            self.asked += 1
+            return await super().first_arrival(message)
+
+    away = Counting()
+    slots = TurnSlots(limit=2, wait=0, turned_away=away)
+    async with slots.take("web:1"):
+        pass
+    assert away.asked == 0  # the usual case costs no look-up (in Redis: no round trip)
 
 
 async def test_a_surge_is_one_warning_now_and_then_not_one_per_message(
